@@ -1,0 +1,3 @@
+"""dataspoc-pipe: sources into a Parquet data lake in a bucket."""
+
+__version__ = "0.1.0"

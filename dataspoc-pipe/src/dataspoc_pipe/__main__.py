@@ -1,0 +1,3 @@
+from dataspoc_pipe.cli import main
+
+main()

@@ -1,0 +1,24 @@
+"""The bucket contract as dataspoc-pipe sees it: vendored schemas and Pydantic models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONTRACT_VERSION = "1.0"
+SUPPORTED_MAJOR = 1
+SCHEMAS = Path(__file__).parent / "schemas"
+
+MANIFEST_PATH = ".dataspoc/manifest.json"
+MANIFEST_LOCK = ".dataspoc/manifest.lock"
+
+
+def state_path(pipeline: str) -> str:
+    return f".dataspoc/state/{pipeline}/state.json"
+
+
+def log_dir(pipeline: str) -> str:
+    return f".dataspoc/logs/{pipeline}"
+
+
+def log_path(pipeline: str, run_id: str) -> str:
+    return f"{log_dir(pipeline)}/{run_id}.json"

@@ -1,0 +1,200 @@
+"""Pydantic models of the contract documents dataspoc-pipe reads and writes.
+
+They mirror contract/schemas. Unknown fields are ignored, as the versioning rule asks of
+readers: a minor version may add fields.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dataspoc_pipe.contract import SUPPORTED_MAJOR
+from dataspoc_pipe.errors import ContractError
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"
+LOCATION_PATTERN = r"^(raw|curated|gold|ml)/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}$"
+FILE_PATTERN = r"^[^/].*\.parquet$"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
+Count = Annotated[int, Field(ge=0, strict=True)]
+Layer = Literal["raw", "curated", "gold", "ml"]
+
+
+class Doc(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Versioned(Doc):
+    contract_version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+$")]
+
+    @model_validator(mode="after")
+    def _known_major(self):
+        major = int(self.contract_version.split(".")[0])
+        if major != SUPPORTED_MAJOR:
+            raise ValueError(
+                f"contract version {self.contract_version} is not supported; "
+                f"this dataspoc-pipe understands {SUPPORTED_MAJOR}.x"
+            )
+        return self
+
+
+class Column(Doc):
+    name: Annotated[str, Field(min_length=1)]
+    type: Annotated[str, Field(min_length=1)]
+    nullable: bool
+
+
+class DataFile(Doc):
+    path: Annotated[str, Field(pattern=FILE_PATTERN)]
+    rows: Count
+    bytes: Count
+    run_id: Optional[RunId] = None
+
+
+class Partition(Doc):
+    values: dict[str, str]
+    files: list[DataFile]
+    rows: Count
+    bytes: Count
+
+
+class SchemaVersion(Doc):
+    version: Annotated[int, Field(ge=1)]
+    run_id: RunId
+    at: AwareDatetime
+    change: Literal["created", "columns_added", "columns_removed", "types_changed", "changed"]
+    columns: list[Column]
+
+
+class Table(Doc):
+    layer: Layer
+    namespace: Name
+    name: Name
+    location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
+    format: Literal["parquet"] = "parquet"
+    partition_by: Annotated[list[str], Field(max_length=4)]
+    partitions: list[Partition]
+    columns: list[Column]
+    row_count: Count
+    file_count: Count
+    bytes: Count
+    last_run_id: RunId
+    last_run_at: AwareDatetime
+    writer: Annotated[str, Field(pattern=r"^dataspoc-(pipe|lens|ml)/[0-9A-Za-z.+-]+$")]
+    description: Optional[str] = None
+    schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _layer_rules(self):
+        if self.layer == "ml" and self.namespace != "predictions":
+            raise ValueError("tables in the ml layer live in the 'predictions' namespace")
+        if self.layer in ("raw", "curated") and "dt" not in self.partition_by:
+            raise ValueError(f"{self.layer} tables are partitioned by dt")
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.location
+
+
+class Manifest(Versioned):
+    updated_at: AwareDatetime
+    tables: list[Table]
+
+    def find(self, location: str) -> Table | None:
+        return next((t for t in self.tables if t.location == location), None)
+
+
+class FileBookmark(Doc):
+    size: Count
+    modified: AwareDatetime
+    run_id: RunId
+
+
+class Cursor(Doc):
+    column: Annotated[str, Field(min_length=1)]
+    value: str | float | int | None
+
+
+class Bookmarks(Doc):
+    files: Optional[dict[str, FileBookmark]] = None
+    cursor: Optional[Cursor] = None
+    singer: Optional[dict[str, Any]] = None
+
+
+class State(Versioned):
+    pipeline: Name
+    updated_at: AwareDatetime
+    last_run_id: RunId
+    bookmarks: Bookmarks
+
+
+class LoggedFile(Doc):
+    path: Annotated[str, Field(pattern=FILE_PATTERN)]
+    rows: Count
+    bytes: Count
+    partition: dict[str, str]
+
+
+class LoggedTable(Doc):
+    location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
+    rows: Count
+    files: list[LoggedFile]
+
+
+class RunError(Doc):
+    kind: Annotated[str, Field(min_length=1)]
+    message: Annotated[str, Field(min_length=1)]
+
+
+class RunLog(Versioned):
+    run_id: RunId
+    pipeline: Name
+    tool: Annotated[str, Field(pattern=r"^dataspoc-(pipe|lens|ml)/[0-9A-Za-z.+-]+$")]
+    status: Literal["success", "no_new_data", "failed"]
+    started_at: AwareDatetime
+    finished_at: AwareDatetime
+    duration_seconds: Annotated[float, Field(ge=0)]
+    rows_written: Count
+    files_written: Count
+    bytes_written: Count
+    tables: list[LoggedTable]
+    error: Optional[RunError]
+
+    @model_validator(mode="after")
+    def _error_iff_failed(self):
+        if (self.status == "failed") != (self.error is not None):
+            raise ValueError("a failed run has an error, and only a failed run has one")
+        return self
+
+
+MODELS: dict[str, type[Versioned]] = {"manifest": Manifest, "state": State, "run-log": RunLog}
+
+
+def parse(kind: str, document: Any, where: str):
+    """Validate a document read from the bucket, or raise ContractError naming the file."""
+    if isinstance(document, dict):
+        version = str(document.get("contract_version", ""))
+        if re.fullmatch(r"[0-9]+\.[0-9]+", version) and int(version.split(".")[0]) != SUPPORTED_MAJOR:
+            raise ContractError(
+                f"{where} has contract version {version}; this dataspoc-pipe understands "
+                f"{SUPPORTED_MAJOR}.x: upgrade dataspoc-pipe"
+            )
+    try:
+        return MODELS[kind].model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "document"
+        raise ContractError(f"{where} breaks the bucket contract at {field}: {first['msg']}") from None
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    document = model.model_dump(mode="json", exclude_none=True)
+    if isinstance(model, RunLog):
+        document["error"] = model.error.model_dump(mode="json") if model.error else None
+    return document
