@@ -1,0 +1,253 @@
+"""The dataspoc-pipe command line: parse, call the core, render. No logic lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dataspoc_pipe import __version__, console
+from dataspoc_pipe.errors import EXIT_CODES_HELP, ExitCode, PipeError, UsageError, exit_code_for
+
+app = typer.Typer(
+    name="dataspoc-pipe",
+    help=(
+        "Extract sources into a Parquet data lake in a bucket, incrementally and exactly once.\n\n"
+        "Quick start:\n\n"
+        "  dataspoc-pipe init --bucket ./bucket\n\n"
+        "  dataspoc-pipe add orders --path 'data/orders*.csv' --source shop\n\n"
+        "  dataspoc-pipe run orders\n\n" + EXIT_CODES_HELP
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+ProjectOpt = Annotated[
+    Optional[str],
+    typer.Option("--project", "-p", help="Project file [env DATASPOC_PIPE_PROJECT; default ./dataspoc-pipe.yaml]."),
+]
+BucketOpt = Annotated[
+    Optional[str],
+    typer.Option("--bucket", "-b", help="Bucket URL: a folder, s3://, gs://, az:// [env DATASPOC_BUCKET; default: the project's]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout instead of a table.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.out(f"dataspoc-pipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks [env DATASPOC_DEBUG=1].")] = False,
+) -> None:
+    """Global options."""
+
+
+def _context(project: Optional[str], bucket: Optional[str], need_project: bool = True):
+    from dataspoc_pipe import config
+    from dataspoc_pipe.bucket import Bucket
+
+    path = config.project_path(project)
+    loaded = config.load(path) if (need_project or path.exists()) else None
+    return path, loaded, Bucket(config.bucket_url(loaded, bucket, path))
+
+
+@app.command()
+def init(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
+    """Create the project file and the bucket's catalog folder. Safe to run again.
+
+    Example: dataspoc-pipe init --bucket s3://acme-lake
+    """
+    from dataspoc_pipe import config
+    from dataspoc_pipe.bucket import Bucket
+
+    path = config.project_path(project)
+    if path.exists():
+        loaded = config.load(path)
+        console.say(f"{path} exists already ({len(loaded.pipelines)} pipelines); nothing changed")
+        return
+    chosen = bucket or os.environ.get(config.BUCKET_ENV) or config.DEFAULT_BUCKET
+    target = Bucket(config.bucket_url(None, chosen, path))
+    target.check_reachable()
+    if target.is_local:
+        Path(target.root, ".dataspoc").mkdir(parents=True, exist_ok=True)
+    config.save(config.Project(bucket=chosen), path)
+    console.say(f"created {path} with bucket {target.display()}")
+    console.say("next: dataspoc-pipe add NAME --path 'data/*.csv' --source SOURCE")
+
+
+@app.command()
+def add(
+    name: Annotated[str, typer.Argument(help="Pipeline name: lowercase letters, digits, underscores.")],
+    path: Annotated[str, typer.Option("--path", help="CSV file or glob, relative to the project file.")],
+    source: Annotated[str, typer.Option("--source", help="Source name: data lands in raw/<source>/<table>/.")],
+    table: Annotated[Optional[str], typer.Option("--table", help="Table name [default: the pipeline name].")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="Source kind. Today: csv.")] = "csv",
+    delimiter: Annotated[str, typer.Option("--delimiter", help="CSV field delimiter.")] = ",",
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a pipeline of the same name.")] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Add a pipeline to the project file.
+
+    Example: dataspoc-pipe add orders --path 'data/orders*.csv' --source shop
+    """
+    from pydantic import ValidationError
+
+    from dataspoc_pipe import config
+
+    config.check_name(name, "pipeline name")
+    config.check_name(source, "source name")
+    config.check_name(table or name, "table name")
+    if kind != "csv":
+        raise UsageError(f"unknown source kind '{kind}'; this version reads: csv")
+    project_file = config.project_path(project)
+    loaded = config.load(project_file)
+    if name in loaded.pipelines and not replace:
+        raise UsageError(f"pipeline '{name}' exists already in {project_file}; pass --replace to overwrite it")
+    try:
+        loaded.pipelines[name] = config.Pipeline(
+            source=config.CsvSource(path=path, delimiter=delimiter),
+            target=config.Target(source=source, table=table or name),
+        )
+    except ValidationError as exc:
+        raise UsageError(config.render_validation_error(exc)) from None
+    config.save(loaded, project_file)
+    console.say(f"added pipeline '{name}': {path} -> raw/{source}/{table or name}/")
+    console.say(f"next: dataspoc-pipe run {name}")
+
+
+@app.command()
+def run(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Pipelines to run.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Run every pipeline in the project.")] = False,
+    as_json: JsonOpt = False,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Run pipelines: extract what is new, write Parquet, publish it to the catalog.
+
+    A rerun with nothing new writes nothing. On failure nothing is published and the exit
+    code says why, so cron can act on it.
+
+    Example: dataspoc-pipe run orders customers
+    """
+    from dataspoc_pipe import config, render, runner
+
+    project_file, loaded, target = _context(project, bucket)
+    chosen = sorted(loaded.pipelines) if all_ else list(names or [])
+    if not chosen:
+        raise UsageError("name a pipeline to run, or pass --all")
+    pipelines = {name: config.pipeline(loaded, name, project_file) for name in chosen}
+
+    logs, failures = [], []
+    for name, pipeline in pipelines.items():
+        try:
+            with render.run_progress(name) as progress:
+                log = runner.run(target, name, pipeline, project_file.parent, progress)
+            logs.append(log)
+            console.say(render.run_summary(log))
+        except PipeError as exc:
+            failures.append(exc)
+            console.error(f"{name}: {exc}")
+    if as_json:
+        console.out(json.dumps([render.log_document(log) for log in logs], indent=2))
+    if failures:
+        raise typer.Exit(int(exit_code_for(failures[0])))
+
+
+@app.command()
+def status(as_json: JsonOpt = False, project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
+    """Show each pipeline's target table and its last run.
+
+    Example: dataspoc-pipe status --json
+    """
+    from dataspoc_pipe import render, report
+
+    _, loaded, target = _context(project, bucket)
+    rows = report.status(target, loaded)
+    if as_json:
+        console.out(json.dumps(rows, indent=2))
+    else:
+        render.status_table(rows)
+
+
+@app.command()
+def logs(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Show one run's whole log.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many recent runs to list.")] = 20,
+    as_json: JsonOpt = False,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """List a pipeline's recent runs, newest first, or show one run's log.
+
+    Example: dataspoc-pipe logs orders --run 20261122T030000Z-a1b2c3
+    """
+    from dataspoc_pipe import config, render, report
+
+    _, _loaded, target = _context(project, bucket, need_project=False)
+    config.check_name(name, "pipeline name")
+    if run_id:
+        console.out(json.dumps(report.one_log(target, name, run_id), indent=2))
+        return
+    runs = report.recent_logs(target, name, limit)
+    if as_json:
+        console.out(json.dumps(runs, indent=2))
+    else:
+        render.logs_table(name, runs)
+
+
+@app.command()
+def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
+    """Print the bucket's catalog, .dataspoc/manifest.json, on stdout.
+
+    Example: dataspoc-pipe manifest | jq '.tables[].location'
+    """
+    from dataspoc_pipe import catalog
+    from dataspoc_pipe.contract.models import dump
+
+    _, _loaded, target = _context(project, bucket, need_project=False)
+    console.out(json.dumps(dump(catalog.load(target)), indent=2))
+
+
+def main() -> None:
+    import click
+
+    debug = "--debug" in sys.argv or os.environ.get("DATASPOC_DEBUG") == "1"
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=sys.argv[1:], prog_name="dataspoc-pipe", standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else ExitCode.OK)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except PipeError as exc:
+        if debug:
+            traceback.print_exc()
+        console.error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        console.error("interrupted; nothing was published by the unfinished run")
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        console.error(f"unexpected {type(exc).__name__}: {first} (run with --debug for the traceback)")
+        sys.exit(ExitCode.DATA)

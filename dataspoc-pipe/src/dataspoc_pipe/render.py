@@ -1,0 +1,88 @@
+"""Human output on stderr: run summaries, progress, status and log tables."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from dataspoc_pipe import console
+from dataspoc_pipe.contract.models import RunLog, dump
+from dataspoc_pipe.runner import Progress
+
+
+def size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def run_summary(log: RunLog) -> str:
+    if log.status == "no_new_data":
+        return f"{log.pipeline}: no new data (run {log.run_id})"
+    where = ", ".join(t.location for t in log.tables)
+    return (
+        f"{log.pipeline}: {log.rows_written:,} rows -> {where} "
+        f"({log.files_written} files, {size(log.bytes_written)}) in {log.duration_seconds:.1f} s, run {log.run_id}"
+    )
+
+
+def log_document(log: RunLog) -> dict[str, Any]:
+    return dump(log)
+
+
+@contextmanager
+def run_progress(name: str) -> Iterator[Progress]:
+    with console.progress() as bar:
+        task = bar.add_task(name, total=None, rows=0)
+        rows = 0
+
+        def on_rows(n: int) -> None:
+            nonlocal rows
+            rows += n
+            bar.update(task, rows=rows)
+
+        yield Progress(on_file=lambda f: bar.update(task, description=f"{name}: {f}"), on_rows=on_rows)
+
+
+def _table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    console.err.print(table)
+
+
+def status_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.say("no pipelines yet: add one with `dataspoc-pipe add`")
+        return
+    body = []
+    for row in rows:
+        last = row["last_run"] or {}
+        body.append(
+            [
+                row["pipeline"],
+                row["table"],
+                f"{row['table_rows']:,}",
+                last.get("status", "never run"),
+                last.get("started_at", "-"),
+                f"{last['rows_written']:,}" if last else "-",
+            ]
+        )
+    _table("pipelines", ["pipeline", "table", "rows", "last status", "last run", "last rows"], body)
+
+
+def logs_table(name: str, runs: list[dict[str, Any]]) -> None:
+    if not runs:
+        console.say(f"no runs of '{name}' yet")
+        return
+    body = [
+        [r["run_id"], r["status"], f"{r['rows_written']:,}", f"{r['duration_seconds']:.1f} s", r["error"] or ""]
+        for r in runs
+    ]
+    _table(f"runs of {name}, newest first", ["run", "status", "rows", "took", "error"], body)

@@ -1,0 +1,56 @@
+"""What status and logs show, as plain dictionaries (the CLI renders or prints them as JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataspoc_pipe import catalog, runlog
+from dataspoc_pipe.bucket import Bucket
+from dataspoc_pipe.config import Project
+from dataspoc_pipe.contract.models import RunLog, dump
+from dataspoc_pipe.errors import UsageError
+
+
+def _summary(log: RunLog) -> dict[str, Any]:
+    return {
+        "run_id": log.run_id,
+        "status": log.status,
+        "started_at": log.started_at.isoformat(),
+        "duration_seconds": log.duration_seconds,
+        "rows_written": log.rows_written,
+        "files_written": log.files_written,
+        "bytes_written": log.bytes_written,
+        "error": log.error.message if log.error else None,
+    }
+
+
+def status(bucket: Bucket, project: Project) -> list[dict[str, Any]]:
+    manifest = catalog.load(bucket)
+    rows = []
+    for name, pipeline in sorted(project.pipelines.items()):
+        ids = runlog.run_ids(bucket, name)
+        last = runlog.load(bucket, name, ids[-1]) if ids else None
+        table = manifest.find(pipeline.target.location)
+        rows.append(
+            {
+                "pipeline": name,
+                "source": f"{pipeline.source.kind}:{pipeline.source.path}",
+                "table": pipeline.target.location,
+                "table_rows": table.row_count if table else 0,
+                "last_run": _summary(last) if last else None,
+            }
+        )
+    return rows
+
+
+def recent_logs(bucket: Bucket, pipeline: str, limit: int) -> list[dict[str, Any]]:
+    ids = runlog.run_ids(bucket, pipeline)[-limit:]
+    logs = [runlog.load(bucket, pipeline, run_id) for run_id in reversed(ids)]
+    return [_summary(log) for log in logs if log is not None]
+
+
+def one_log(bucket: Bucket, pipeline: str, run_id: str) -> dict[str, Any]:
+    log = runlog.load(bucket, pipeline, run_id)
+    if log is None:
+        raise UsageError(f"no run {run_id} for pipeline '{pipeline}'; list runs with `dataspoc-pipe logs {pipeline}`")
+    return dump(log)

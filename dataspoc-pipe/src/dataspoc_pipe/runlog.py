@@ -1,0 +1,32 @@
+"""Run ids and run logs: .dataspoc/logs/<pipeline>/<run-id>.json."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Optional
+
+from dataspoc_pipe.bucket import Bucket
+from dataspoc_pipe.contract import log_dir, log_path
+from dataspoc_pipe.contract.models import RunLog, dump, parse
+
+
+def new_run_id(now: Optional[datetime] = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def save(bucket: Bucket, log: RunLog) -> None:
+    bucket.write_json(log_path(log.pipeline, log.run_id), dump(log))
+
+
+def load(bucket: Bucket, pipeline: str, run_id: str) -> Optional[RunLog]:
+    path = log_path(pipeline, run_id)
+    document = bucket.read_json(path)
+    return None if document is None else parse("run-log", document, bucket.display(path))
+
+
+def run_ids(bucket: Bucket, pipeline: str) -> list[str]:
+    """Run ids of a pipeline, oldest first (run ids sort by time)."""
+    names = [p.rsplit("/", 1)[-1] for p in bucket.list(log_dir(pipeline))]
+    return sorted(n[: -len(".json")] for n in names if n.endswith(".json"))

@@ -1,0 +1,1 @@
+"""One module per source kind. Each turns a pipeline's source config into Arrow batches."""
