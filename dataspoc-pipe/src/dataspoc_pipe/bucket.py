@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import urlsplit
 
-from dataspoc_pipe.errors import BucketUnreachable, LockTimeout, MissingBackend, StorageError
+from dataspoc_pipe.errors import BucketUnreachable, LockTimeout, MissingBackend, PipeError, StorageError
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ def retrying(action: Callable[[], T], what: str) -> T:
 
 
 def _as_storage_error(exc: BaseException, what: str) -> Exception:
-    if isinstance(exc, StorageError):
+    if isinstance(exc, PipeError):
         return exc
     if isinstance(exc, FileNotFoundError):
         return exc
@@ -156,8 +156,10 @@ class Bucket:
                 entries = self.fs.ls(self.full(rel), detail=False)
             except FileNotFoundError:
                 return []
-            prefix = self.root.rstrip("/") + "/"
-            return sorted(str(e)[len(prefix):] if str(e).startswith(prefix) else str(e) for e in entries)
+            # Backends differ on a leading slash (memory:// adds one), so compare without it.
+            prefix = self.root.strip("/") + "/"
+            names = (str(e).lstrip("/") for e in entries)
+            return sorted(n[len(prefix):] if n.startswith(prefix) else n for n in names)
 
         return retrying(ls, f"list {self.display(rel)}")
 
@@ -168,7 +170,13 @@ class Bucket:
             if root.exists() and not root.is_dir():
                 raise StorageError(f"bucket {self.root} is a file, not a folder")
             return
-        retrying(lambda: self.fs.ls(self.root, detail=False), f"open bucket {self.display()}")
+        try:
+            retrying(lambda: self.fs.ls(self.root, detail=False), f"open bucket {self.display()}")
+        except FileNotFoundError:
+            raise StorageError(
+                f"bucket {self.display()} does not exist or these credentials cannot see it; "
+                "create it or check the name"
+            ) from None
 
     # writing -----------------------------------------------------------------------------
     def write_bytes(self, rel: str, data: bytes) -> None:

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT = REPO / "contract"
+PIPE = Path(sys.executable).parent / "dataspoc-pipe"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """Tests never see the developer's home, config or bucket settings."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in ("DATASPOC_BUCKET", "DATASPOC_PIPE_PROJECT", "DATASPOC_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def pipe(tmp_path):
+    """Run the installed dataspoc-pipe as a subprocess in the test's folder."""
+
+    def call(*args: str, env: dict | None = None, timeout: float = 120) -> Result:
+        proc = subprocess.run(
+            [str(PIPE), *args],
+            cwd=tmp_path,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return call
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real S3 API: moto's server over HTTP on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_endpoint, monkeypatch):
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def s3_bucket(s3_env):
+    import boto3
+
+    name = f"lake-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return f"s3://{name}"
+
+
+@pytest.fixture(params=["local", "s3"])
+def bucket_url(request, tmp_path):
+    """The same tests on a local folder and on an S3 bucket served by moto."""
+    if request.param == "local":
+        return str(tmp_path / "bucket")
+    return request.getfixturevalue("s3_bucket")
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def read_bucket_json(bucket_url: str, rel: str):
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(bucket_url)
+    with fs.open(f"{root.rstrip('/')}/{rel}", "rb") as handle:
+        return json.load(handle)
+
+
+def bucket_fs(bucket_url: str):
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(bucket_url)
+    return fs, root.rstrip("/")
+
+
+def schema_validator(name: str):
+    from jsonschema import Draft202012Validator
+
+    vendored = REPO / "dataspoc-pipe" / "src" / "dataspoc_pipe" / "contract" / "schemas" / f"{name}.schema.json"
+    return Draft202012Validator(json.loads(vendored.read_text()))

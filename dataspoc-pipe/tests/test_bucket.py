@@ -1,0 +1,77 @@
+"""The bucket module on real filesystems: atomic writes, the manifest lock, clear errors."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dataspoc_pipe.bucket import Bucket
+from dataspoc_pipe.errors import LockTimeout, MissingBackend, StorageError
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+def bucket(request, tmp_path):
+    if request.param == "local":
+        return Bucket(str(tmp_path / "b"))
+    if request.param == "memory":
+        return Bucket(f"memory://{tmp_path.name}")
+    return Bucket(request.getfixturevalue("s3_bucket"))
+
+
+def test_json_round_trip_and_absent_objects(bucket):
+    assert bucket.read_json("a/b.json") is None
+    bucket.write_json("a/b.json", {"x": 1})
+    assert bucket.read_json("a/b.json") == {"x": 1}
+    assert bucket.list("a") == ["a/b.json"]
+    bucket.delete("a/b.json")
+    assert not bucket.exists("a/b.json")
+
+
+def test_local_write_leaves_no_temporary_files(tmp_path):
+    bucket = Bucket(str(tmp_path / "b"))
+    for i in range(3):
+        bucket.write_json("doc.json", {"i": i})
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["doc.json"]
+
+
+def test_lock_excludes_a_second_writer(bucket):
+    with bucket.lock("x.lock", owner="test"):
+        with pytest.raises(LockTimeout, match="x.lock"):
+            with bucket.lock("x.lock", owner="test", timeout=0.3):
+                pass
+    with bucket.lock("x.lock", owner="test", timeout=0.3):
+        pass
+
+
+def test_local_lock_serialises_threads(tmp_path):
+    bucket = Bucket(str(tmp_path / "b"))
+    bucket.write_json("n.json", {"n": 0})
+
+    def bump():
+        for _ in range(10):
+            with bucket.lock("n.lock", owner="test", timeout=10):
+                n = bucket.read_json("n.json")["n"]
+                bucket.write_json("n.json", {"n": n + 1})
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bucket.read_json("n.json") == {"n": 40}
+
+
+def test_bad_urls():
+    with pytest.raises(MissingBackend, match="dataspoc-pipe\\[gcs\\]"):
+        Bucket("gs://lake").fs
+    with pytest.raises(MissingBackend, match="unknown bucket scheme"):
+        Bucket("hdfs://lake")
+    with pytest.raises(StorageError, match="credentials"):
+        Bucket("s3://key:secret@lake")
+
+
+def test_local_bucket_that_is_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StorageError, match="is a file"):
+        Bucket(str(tmp_path / "f")).check_reachable()

@@ -1,0 +1,134 @@
+"""A user's mistake gets one line on stderr and an exit code; nothing in the bucket is lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import read_bucket_json
+from test_run_flow import orders, setup_project, write_csv
+
+from dataspoc_pipe.errors import ExitCode
+
+
+def assert_one_line_error(result, code, *words):
+    assert result.code == code, (result.code, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert lines, result.stderr
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+
+
+def test_missing_source_file(pipe, tmp_path):
+    pipe("init")
+    pipe("add", "orders", "--path", "data/nothing-*.csv", "--source", "shop")
+    result = pipe("run", "orders")
+    assert_one_line_error(result, ExitCode.DATA, "nothing-*.csv")
+    log_dir = tmp_path / "bucket" / ".dataspoc" / "logs" / "orders"
+    [log] = [json.loads(p.read_text()) for p in log_dir.glob("*.json")]
+    assert log["status"] == "failed" and "nothing-*.csv" in log["error"]["message"]
+    assert not (tmp_path / "bucket" / ".dataspoc" / "state").exists()
+
+
+def test_malformed_csv_publishes_nothing_and_keeps_the_table(pipe, tmp_path):
+    setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
+    assert pipe("run", "orders").code == ExitCode.OK
+    manifest_before = (tmp_path / "bucket" / ".dataspoc" / "manifest.json").read_text()
+    state_before = (tmp_path / "bucket" / ".dataspoc" / "state" / "orders" / "state.json").read_text()
+    (tmp_path / "data" / "orders-2.csv").write_text("order_id,customer_id,amount,status\n1,2,3\n")
+
+    result = pipe("run", "orders")
+    assert_one_line_error(result, ExitCode.DATA, "orders-2.csv")
+    assert (tmp_path / "bucket" / ".dataspoc" / "manifest.json").read_text() == manifest_before
+    assert (tmp_path / "bucket" / ".dataspoc" / "state" / "orders" / "state.json").read_text() == state_before
+    assert len(list((tmp_path / "bucket" / "raw").rglob("*.parquet"))) == 1
+    assert not any((tmp_path / "bucket" / ".dataspoc" / "tmp").iterdir())
+
+
+@pytest.mark.parametrize("name", ["Orders", "my-orders", "1orders", "orders.v2", "a" * 64])
+def test_bad_names_are_refused(pipe, name):
+    pipe("init")
+    result = pipe("add", name, "--path", "x.csv", "--source", "shop")
+    assert_one_line_error(result, ExitCode.USAGE, name, "lowercase")
+
+
+def test_bad_source_name_is_refused(pipe):
+    pipe("init")
+    result = pipe("add", "orders", "--path", "x.csv", "--source", "My Shop")
+    assert_one_line_error(result, ExitCode.USAGE, "source name", "My Shop")
+
+
+def test_unknown_pipeline(pipe):
+    pipe("init")
+    result = pipe("run", "ghost")
+    assert_one_line_error(result, ExitCode.USAGE, "ghost", "dataspoc-pipe add")
+
+
+def test_no_project_file(pipe):
+    result = pipe("run", "orders")
+    assert_one_line_error(result, ExitCode.USAGE, "dataspoc-pipe init")
+
+
+def test_unknown_key_in_project_file_is_named(pipe, tmp_path):
+    (tmp_path / "dataspoc-pipe.yaml").write_text(
+        "version: 1\nbucket: ./bucket\npipelines:\n  orders:\n    source: {kind: csv, path: x.csv, delimter: ';'}\n"
+        "    target: {source: shop, table: orders}\n"
+    )
+    result = pipe("run", "orders")
+    assert_one_line_error(result, ExitCode.USAGE, "pipelines.orders.source.csv.delimter", "unknown key")
+
+
+def test_unreachable_bucket(pipe, tmp_path, s3_env, closed_port):
+    setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
+    result = pipe(
+        "run", "orders", "--bucket", "s3://lake-nowhere", env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"}
+    )
+    assert_one_line_error(result, ExitCode.STORAGE, "cannot reach the bucket")
+
+
+def test_bucket_that_does_not_exist(pipe, tmp_path, s3_env):
+    setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
+    result = pipe("run", "orders", "--bucket", "s3://no-such-bucket-here")
+    assert_one_line_error(result, ExitCode.STORAGE, "no-such-bucket-here")
+
+
+def test_unknown_scheme_and_missing_backend(pipe, tmp_path):
+    setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
+    unknown = pipe("run", "orders", "--bucket", "ftp://lake")
+    assert_one_line_error(unknown, ExitCode.USAGE, "ftp://")
+    missing = pipe("run", "orders", "--bucket", "gs://lake")
+    assert_one_line_error(missing, ExitCode.USAGE, "dataspoc-pipe[gcs]")
+
+
+def test_manifest_of_a_newer_major_version_is_refused(pipe, tmp_path):
+    setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
+    manifest = tmp_path / "bucket" / ".dataspoc" / "manifest.json"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps({"contract_version": "2.0", "updated_at": "2026-11-22T00:00:00Z", "tables": []}))
+    result = pipe("run", "orders")
+    assert_one_line_error(result, ExitCode.DATA, "manifest.json", "2.0", "upgrade dataspoc-pipe")
+    assert json.loads(manifest.read_text())["contract_version"] == "2.0"
+
+
+def test_header_only_file_creates_an_empty_table(pipe, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "orders-1.csv").write_text("order_id,amount\n")
+    pipe("init")
+    pipe("add", "orders", "--path", "data/orders-*.csv", "--source", "shop")
+    result = pipe("run", "orders")
+    assert result.code == ExitCode.OK, result.stderr
+    table = read_bucket_json(str(tmp_path / "bucket"), ".dataspoc/manifest.json")["tables"][0]
+    assert table["row_count"] == 0
+
+
+def test_debug_shows_the_traceback(pipe):
+    result = pipe("--debug", "run", "orders")
+    assert result.code == ExitCode.USAGE and "Traceback" in result.stderr
+
+
+def test_reserved_dt_column(pipe, tmp_path):
+    write_csv(tmp_path / "data" / "orders-1.csv", orders(0, 3), header=["id", "dt", "amount", "status"])
+    pipe("init")
+    pipe("add", "orders", "--path", "data/orders-*.csv", "--source", "shop")
+    assert_one_line_error(pipe("run", "orders"), ExitCode.DATA, "'dt' is reserved")
