@@ -225,10 +225,12 @@ def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
 def main() -> None:
     import click
 
-    debug = "--debug" in sys.argv or os.environ.get("DATASPOC_DEBUG") == "1"
+    # --debug is accepted anywhere on the line, not only before the command.
+    args = [a for a in sys.argv[1:] if a != "--debug"]
+    debug = len(args) < len(sys.argv) - 1 or os.environ.get("DATASPOC_DEBUG") == "1"
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=sys.argv[1:], prog_name="dataspoc-pipe", standalone_mode=False)
+        result = command.main(args=args, prog_name="dataspoc-pipe", standalone_mode=False)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

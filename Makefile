@@ -1,0 +1,53 @@
+# DataSpoc: `make demo` runs the whole flow on a local bucket; `make test` runs every test.
+# Both install what they need (uv is bootstrapped with pip into .tools/ when missing).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PACKAGES := dataspoc-pipe dataspoc-lens dataspoc-ml
+PYTHON ?= python3
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+# Precompiled bytecode keeps every CLI start-up fast even where PYTHONDONTWRITEBYTECODE is set.
+export UV_COMPILE_BYTECODE := 1
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+.PHONY: help demo test test-fast test-pipe test-lens test-ml test-e2e sync contract-sync contract-check bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	@echo "uv not found: installing it into .tools/ with pip" >&2
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv
+
+sync: $(UV) ## Install the three tools and the examples' test environment, from their locks
+	@for p in $(PACKAGES) examples bench; do \
+		echo "sync $$p" >&2; $(UV) sync --locked --quiet --project $$p; \
+	done
+
+demo: sync ## Run pipe -> lens -> ml -> lens on a local bucket under demo/
+	bash examples/demo.sh
+
+contract-sync: ## Copy contract/schemas into every package
+	$(PYTHON) contract/tools/contract_sync.py sync
+
+contract-check: ## Fail when a package's vendored schemas drift from contract/schemas
+	$(PYTHON) contract/tools/contract_sync.py check
+
+test-pipe test-lens test-ml: test-%: $(UV)
+	$(UV) sync --locked --quiet --project dataspoc-$*
+	cd dataspoc-$* && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider
+
+test-e2e: sync ## The end-to-end flow through the three installed CLIs, local and S3
+	cd examples && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider
+
+test-fast: contract-check test-pipe test-lens test-ml ## Contract check and each package's tests
+
+test: contract-check test-pipe test-lens test-ml test-e2e ## Everything CI runs
+
+bench: sync ## Ingest 5M CSV rows with dataspoc-pipe against DuckDB's own COPY (not part of test)
+	cd bench && $(UV) run --locked --no-sync python ingest_csv.py
+
+clean: ## Remove environments, the demo bucket and bench data
+	rm -rf .tools demo bench/.work */.venv

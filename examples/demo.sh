@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The five-minute tour, run for real: CSV -> raw Parquet (pipe) -> SQL (lens) -> model and
+# predictions (ml, called by lens) -> SQL over the predictions (lens). Local bucket: demo/bucket.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export PATH="$root/dataspoc-pipe/.venv/bin:$root/dataspoc-lens/.venv/bin:$root/dataspoc-ml/.venv/bin:$PATH"
+work="${DEMO_DIR:-$root/demo}"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+unset DATASPOC_BUCKET DATASPOC_PIPE_PROJECT DATASPOC_ML_BIN
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+step "sample data: customers and orders CSVs"
+python3 "$root/examples/generate_sample.py" data
+
+step "dataspoc-pipe: two pipelines into raw/"
+dataspoc-pipe init --bucket ./bucket
+dataspoc-pipe add customers --path data/customers.csv --source crm
+dataspoc-pipe add orders --path data/orders.csv --source shop
+dataspoc-pipe run --all
+dataspoc-pipe run --all   # a rerun finds nothing new and writes nothing
+dataspoc-pipe status
+
+export DATASPOC_BUCKET="$work/bucket"
+step "dataspoc-lens: the catalog, then SQL across tables"
+dataspoc-lens catalog
+dataspoc-lens query "
+  SELECT c.country, count(*) AS orders, round(sum(o.amount), 2) AS revenue
+  FROM raw.shop.orders o JOIN raw.crm.customers c USING (customer_id)
+  WHERE o.status = 'paid'
+  GROUP BY c.country ORDER BY revenue DESC"
+
+step "dataspoc-ml: train a churn model"
+dataspoc-ml train churn --table raw.crm.customers --target churned --exclude customer_id,signup_date
+
+step "dataspoc-lens ml predict: lens runs dataspoc-ml, then the predictions are a table"
+dataspoc-lens ml predict churn --table raw.crm.customers
+dataspoc-lens query "
+  SELECT plan, count(*) AS customers,
+         round(avg(probability), 3) AS avg_churn_probability,
+         sum(CASE WHEN prediction THEN 1 ELSE 0 END) AS predicted_to_churn
+  FROM ml.predictions.churn GROUP BY plan ORDER BY avg_churn_probability DESC"
+
+step "done: the bucket is at $work/bucket"
