@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -40,6 +41,38 @@ BucketOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout instead of a table.")]
 
 
+_debug = os.environ.get("DATASPOC_DEBUG") == "1"
+
+
+def command(fn: Callable) -> Callable:
+    """Register a command whose domain errors become one line on stderr and an exit code."""
+
+    @functools.wraps(fn)
+    def run_reporting_errors(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except PipeError as exc:
+            _report(str(exc))
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            _report("interrupted; nothing was published by the unfinished run")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            _report(f"unexpected {type(exc).__name__}: {first} (run with --debug for the traceback)")
+            raise typer.Exit(int(ExitCode.DATA)) from None
+
+    return app.command()(run_reporting_errors)
+
+
+def _report(message: str) -> None:
+    if _debug:
+        traceback.print_exc()
+    console.error(message)
+
+
 def _version(value: bool) -> None:
     if value:
         console.out(f"dataspoc-pipe {__version__}")
@@ -63,7 +96,7 @@ def _context(project: Optional[str], bucket: Optional[str], need_project: bool =
     return path, loaded, Bucket(config.bucket_url(loaded, bucket, path))
 
 
-@app.command()
+@command
 def init(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     """Create the project file and the bucket's catalog folder. Safe to run again.
 
@@ -87,7 +120,7 @@ def init(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     console.say("next: dataspoc-pipe add NAME --path 'data/*.csv' --source SOURCE")
 
 
-@app.command()
+@command
 def add(
     name: Annotated[str, typer.Argument(help="Pipeline name: lowercase letters, digits, underscores.")],
     path: Annotated[str, typer.Option("--path", help="CSV file or glob, relative to the project file.")],
@@ -127,7 +160,7 @@ def add(
     console.say(f"next: dataspoc-pipe run {name}")
 
 
-@app.command()
+@command
 def run(
     names: Annotated[Optional[list[str]], typer.Argument(help="Pipelines to run.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every pipeline in the project.")] = False,
@@ -166,7 +199,7 @@ def run(
         raise typer.Exit(int(exit_code_for(failures[0])))
 
 
-@app.command()
+@command
 def status(as_json: JsonOpt = False, project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     """Show each pipeline's target table and its last run.
 
@@ -182,7 +215,7 @@ def status(as_json: JsonOpt = False, project: ProjectOpt = None, bucket: BucketO
         render.status_table(rows)
 
 
-@app.command()
+@command
 def logs(
     name: Annotated[str, typer.Argument(help="Pipeline name.")],
     run_id: Annotated[Optional[str], typer.Option("--run", help="Show one run's whole log.")] = None,
@@ -209,7 +242,7 @@ def logs(
         render.logs_table(name, runs)
 
 
-@app.command()
+@command
 def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     """Print the bucket's catalog, .dataspoc/manifest.json, on stdout.
 
@@ -223,33 +256,8 @@ def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
 
 
 def main() -> None:
-    import click
-
+    global _debug
     # --debug is accepted anywhere on the line, not only before the command.
     args = [a for a in sys.argv[1:] if a != "--debug"]
-    debug = len(args) < len(sys.argv) - 1 or os.environ.get("DATASPOC_DEBUG") == "1"
-    command = typer.main.get_command(app)
-    try:
-        result = command.main(args=args, prog_name="dataspoc-pipe", standalone_mode=False)
-        sys.exit(result if isinstance(result, int) else ExitCode.OK)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(ExitCode.INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(ExitCode.USAGE)
-    except PipeError as exc:
-        if debug:
-            traceback.print_exc()
-        console.error(str(exc))
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        console.error("interrupted; nothing was published by the unfinished run")
-        sys.exit(ExitCode.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if debug:
-            traceback.print_exc()
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        console.error(f"unexpected {type(exc).__name__}: {first} (run with --debug for the traceback)")
-        sys.exit(ExitCode.DATA)
+    _debug = _debug or len(args) < len(sys.argv) - 1
+    app(args=args, prog_name="dataspoc-pipe")

@@ -130,16 +130,20 @@ def recover(bucket: Bucket, name: str, pipeline: Pipeline, previous) -> bool:
     """Re-apply the last committed run to the manifest if a crash kept it from getting there."""
     if previous is None:
         return False
-    table = catalog.load(bucket).find(pipeline.target.location)
-    if table is not None and table.last_run_id >= previous.last_run_id:
-        return False
     log = runlog.load(bucket, name, previous.last_run_id)
     if log is None or log.status != "success":
         return False
+    manifest = catalog.load(bucket)
+    repaired = False
     for logged in log.tables:
+        table = manifest.find(logged.location)
+        listed = {f.path for p in table.partitions for f in p.files} if table else set()
+        if table is not None and all(f.path in listed for f in logged.files):
+            continue
         columns = _columns_from_files(bucket, logged)
         _publish(bucket, pipeline, logged, columns, log.run_id, log.finished_at)
-    return True
+        repaired = True
+    return repaired
 
 
 def _columns_from_files(bucket: Bucket, logged: LoggedTable):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Optional
 
 from dataspoc_pipe.errors import SourceError
 
@@ -33,7 +36,9 @@ class PartitionedWriter:
     """Writes one table's batches for one run.
 
     Batches are buffered into row groups of ROW_GROUP_ROWS, and a partition rolls to a new
-    file after FILE_MAX_ROWS, so memory stays bounded whatever the input size.
+    file after FILE_MAX_ROWS, so memory stays bounded whatever the input size. Encoding and
+    compression run on a background thread (Arrow releases the GIL), so parsing the next
+    batches and writing the last ones overlap; the bounded queue keeps memory bounded too.
     """
 
     def __init__(self, staging: Path, location: str, run_id: str):
@@ -44,6 +49,23 @@ class PartitionedWriter:
         self.files: list[WrittenFile] = []
         self._open: dict[tuple, _Open] = {}
         self._sequence = 0
+        self._jobs: queue.Queue[Optional[Callable[[], None]]] = queue.Queue(maxsize=2)
+        self._failure: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._work, name="parquet-writer", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._failure is None:
+                try:
+                    job()
+                except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                    self._failure = exc
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        if self._failure is not None:
+            raise self._failure
+        self._jobs.put(job)
 
     def write(self, batch, partition: dict[str, str], origin: str) -> None:
         if self.schema is None:
@@ -102,7 +124,8 @@ class PartitionedWriter:
         if not current.pending:
             return
         table = pa.Table.from_batches(current.pending, schema=self.schema)
-        current.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        writer = current.writer
+        self._submit(lambda: writer.write_table(table, row_group_size=ROW_GROUP_ROWS))
         current.file.rows += table.num_rows
         current.pending = []
         current.pending_rows = 0
@@ -110,16 +133,27 @@ class PartitionedWriter:
     def _finish(self, key: tuple) -> None:
         current = self._open.pop(key)
         self._flush(current)
-        current.writer.close()
-        current.file.bytes = current.file.local_path.stat().st_size
+        self._submit(current.writer.close)
         self.files.append(current.file)
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join()
 
     def close(self) -> list[WrittenFile]:
         for key in list(self._open):
             self._finish(key)
+        self._stop()
+        if self._failure is not None:
+            raise self._failure
+        for written in self.files:
+            written.bytes = written.local_path.stat().st_size
         return self.files
 
     def abort(self) -> None:
+        self._failure = self._failure or RuntimeError("aborted")
+        self._stop()
         for current in self._open.values():
             try:
                 current.writer.close()
