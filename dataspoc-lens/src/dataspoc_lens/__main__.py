@@ -1,0 +1,3 @@
+from dataspoc_lens.cli import main
+
+main()

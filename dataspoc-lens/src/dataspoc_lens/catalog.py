@@ -1,0 +1,95 @@
+"""The bucket's tables, as its manifest lists them, and how a table reference resolves.
+
+Lens never lists the bucket: the manifest is the catalog. A reference is `layer.namespace.name`,
+`namespace.name` or a bare `name`; the short forms work when exactly one table matches.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataspoc_lens.bucket import Bucket
+from dataspoc_lens.contract import MANIFEST_PATH
+from dataspoc_lens.contract.models import Manifest, Table, parse
+from dataspoc_lens.errors import AmbiguousTable, ContractError, StorageError, UnknownTable
+
+
+@dataclass
+class Catalog:
+    bucket: Bucket
+    tables: list[Table] = field(default_factory=list)
+    found: bool = True  # False when the bucket has no manifest yet
+
+    @property
+    def aliases(self) -> dict[str, Table]:
+        """Bare name -> table, for the names that only one table in the bucket has."""
+        counts = Counter(t.name for t in self.tables)
+        return {t.name: t for t in self.tables if counts[t.name] == 1}
+
+    def resolve(self, ref: str) -> Table:
+        parts = ref.strip().split(".")
+        if not 1 <= len(parts) <= 3 or not all(parts):
+            raise UnknownTable(f"'{ref}' is not a table reference; use layer.namespace.name, e.g. raw.shop.orders")
+        width = len(parts)
+        matches = [t for t in self.tables if t.qualified.split(".")[-width:] == parts]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            names = ", ".join(sorted(t.qualified for t in matches))
+            raise AmbiguousTable(f"table '{ref}' is ambiguous: it could be {names}; use the full name")
+        raise UnknownTable(f"unknown table '{ref}' in {self.bucket.display()}; run `dataspoc-lens catalog` to list tables")
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One summary per table, for `dataspoc-lens catalog`."""
+        aliases = self.aliases
+        return [
+            {
+                "name": t.qualified,
+                "layer": t.layer,
+                "namespace": t.namespace,
+                "table": t.name,
+                "alias": t.name if aliases.get(t.name) is t else None,
+                "rows": t.row_count,
+                "files": t.file_count,
+                "partitions": len(t.partitions),
+                "columns": len(t.columns),
+                "bytes": t.bytes,
+                "last_run_id": t.last_run_id,
+                "last_run_at": t.last_run_at.isoformat(),
+                "writer": t.writer,
+            }
+            for t in sorted(self.tables, key=lambda t: t.qualified)
+        ]
+
+
+def _check_paths(table: Table, where: str) -> None:
+    """Every file the manifest lists must lie inside the table's own folder."""
+    if table.location != f"{table.layer}/{table.namespace}/{table.name}":
+        raise ContractError(
+            f"{where}: table {table.qualified} has location {table.location}; "
+            f"expected {table.layer}/{table.namespace}/{table.name}"
+        )
+    for data_file in table.files:
+        segments = data_file.path.split("/")
+        if not data_file.path.startswith(table.location + "/") or ".." in segments or "" in segments:
+            raise ContractError(f"{where}: file {data_file.path} lies outside table {table.qualified}'s folder")
+
+
+def load(bucket: Bucket) -> Catalog:
+    """Read and validate the bucket's manifest. A bucket without one has no tables yet."""
+    where = bucket.display(MANIFEST_PATH)
+    document = bucket.read_json(MANIFEST_PATH)
+    if document is None:
+        if not bucket.is_local and not bucket.exists(""):
+            raise StorageError(f"bucket {bucket.display()} does not exist or is not visible; check the URL and credentials")
+        return Catalog(bucket, [], found=False)
+    manifest: Manifest = parse("manifest", document, where)
+    seen: set[str] = set()
+    for table in manifest.tables:
+        _check_paths(table, where)
+        if table.qualified in seen:
+            raise ContractError(f"{where} lists table {table.qualified} twice; the manifest is corrupt")
+        seen.add(table.qualified)
+    return Catalog(bucket, list(manifest.tables))

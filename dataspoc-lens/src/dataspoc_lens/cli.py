@@ -1,0 +1,223 @@
+"""The dataspoc-lens command line: parse, call the core, render. No logic lives here.
+
+Heavy modules (duckdb, pyarrow) are imported inside the commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from dataspoc_lens import __version__
+from dataspoc_lens.console import error, out, say
+from dataspoc_lens.errors import EXIT_CODES_HELP, ExitCode, LensError
+
+NO_TABLES = "no tables yet: run dataspoc-pipe first"
+
+app = typer.Typer(
+    name="dataspoc-lens",
+    help=(
+        "Query every table in a DataSpoc bucket with SQL (DuckDB). "
+        "Tables are views named layer.namespace.name, e.g. raw.shop.orders.\n\n"
+        "Example: dataspoc-lens query 'SELECT count(*) FROM raw.shop.orders' --bucket s3://lake\n\n"
+        + EXIT_CODES_HELP
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+ml_app = typer.Typer(
+    help="Train and predict with dataspoc-ml on the same bucket (runs the dataspoc-ml command).\n\n"
+    "Example: dataspoc-lens ml predict churn --table curated.crm.customers\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+app.add_typer(ml_app, name="ml")
+
+BucketOption = Annotated[
+    str,
+    typer.Option(
+        "--bucket",
+        envvar="DATASPOC_BUCKET",
+        help="Bucket URL: a folder, s3://, gs://, az:// (default: $DATASPOC_BUCKET, else ./bucket).",
+    ),
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error (or DATASPOC_DEBUG=1).")]
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        out(f"dataspoc-lens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: DebugOption = False,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = None,
+) -> None:
+    """Query every table in a DataSpoc bucket with SQL."""
+
+
+@app.command(epilog="Example: dataspoc-lens catalog --bucket s3://lake --json\n\n" + EXIT_CODES_HELP)
+def catalog(
+    bucket: BucketOption = "./bucket",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON on stdout.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """List the bucket's tables: name, rows, files, partitions, columns, last run, writer."""
+    import json
+
+    from dataspoc_lens import catalog as catalogs
+    from dataspoc_lens import render
+    from dataspoc_lens.bucket import Bucket
+
+    found = catalogs.load(Bucket(bucket))
+    rows = found.rows()
+    if not rows:
+        say(NO_TABLES)
+    if as_json:
+        out(json.dumps(rows, indent=2))
+        return
+    if rows:
+        names = ["name", "alias", "layer", "rows", "files", "partitions", "columns", "last_run_at", "writer"]
+        render.records(names, [["" if r[n] is None else r[n] for n in names] for r in rows], "table")
+
+
+@app.command(
+    epilog=(
+        "Examples: dataspoc-lens query 'SELECT dt, count(*) FROM raw.shop.orders GROUP BY dt' --format csv > counts.csv\n\n"
+        "echo 'SELECT * FROM orders LIMIT 5' | dataspoc-lens query - --format json\n\n" + EXIT_CODES_HELP
+    )
+)
+def query(
+    sql: Annotated[str, typer.Argument(help="The SQL to run, or - to read it from stdin.")],
+    bucket: BucketOption = "./bucket",
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    max_rows: Annotated[
+        Optional[int],
+        typer.Option("--max-rows", min=0, help="Print at most N rows; 0 for all (default: 100 for table, all for csv/json)."),
+    ] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Run SQL over the bucket's tables; results go to stdout."""
+    from dataspoc_lens import catalog as catalogs
+    from dataspoc_lens import engine, render
+    from dataspoc_lens.bucket import Bucket
+
+    if sql == "-":
+        sql = sys.stdin.read()
+    limit = max_rows if max_rows is not None else (100 if fmt is Format.table else 0)
+    found = catalogs.load(Bucket(bucket))
+    if not found.found:
+        say(NO_TABLES)
+    con = engine.connect(found)
+    try:
+        result, cut = engine.run(con, sql, limit or None)
+    finally:
+        con.close()
+    if result is None:
+        return
+    render.arrow(result, fmt.value)
+    if cut:
+        say(f"showing the first {limit} rows; use --max-rows N (0 for all) to see more")
+
+
+@ml_app.command(epilog="Example: dataspoc-lens ml predict churn --table curated.crm.customers\n\n" + EXIT_CODES_HELP)
+def predict(
+    model: Annotated[str, typer.Argument(help="The model's name, e.g. churn.")],
+    table: Annotated[str, typer.Option("--table", help="The table to score, e.g. curated.crm.customers.")],
+    bucket: BucketOption = "./bucket",
+    debug: DebugOption = False,
+) -> None:
+    """Score a table with a trained model; predictions land in ml.predictions.MODEL."""
+    from dataspoc_lens import mlbridge
+
+    code = mlbridge.predict(model, table, bucket)
+    if code == 0:
+        say(
+            f"query the predictions with: dataspoc-lens query "
+            f"'SELECT * FROM ml.predictions.{model} LIMIT 10'"
+        )
+    raise typer.Exit(code)
+
+
+@ml_app.command(
+    epilog="Example: dataspoc-lens ml train churn --table curated.crm.customers --target churned\n\n" + EXIT_CODES_HELP
+)
+def train(
+    model: Annotated[str, typer.Argument(help="The model's name, e.g. churn.")],
+    table: Annotated[str, typer.Option("--table", help="The training table, e.g. curated.crm.customers.")],
+    target: Annotated[str, typer.Option("--target", help="The column to predict.")],
+    bucket: BucketOption = "./bucket",
+    debug: DebugOption = False,
+) -> None:
+    """Train a model on a table with dataspoc-ml."""
+    from dataspoc_lens import mlbridge
+
+    raise typer.Exit(mlbridge.train(model, table, target, bucket))
+
+
+def _debugging(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("DATASPOC_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def _traceback() -> None:
+    from dataspoc_lens.console import err
+
+    err.print_exception(show_locals=False)
+
+
+def _click_exceptions():
+    """Click's exception module as Typer raises from it (recent Typer vendors its own Click)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: one line on stderr and an exit code for every failure."""
+    clicks = _click_exceptions()
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debugging(args)
+    try:
+        code = app(args=args, prog_name="dataspoc-lens", standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        error("interrupted")
+        code = ExitCode.INTERRUPTED
+    except clicks.ClickException as exc:
+        exc.show()
+        code = ExitCode.USAGE
+    except LensError as exc:
+        if debug:
+            _traceback()
+        error(" ".join(str(exc).split("\n")))
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        error("interrupted")
+        code = ExitCode.INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            _traceback()
+        reason = " ".join(str(exc).split("\n"))
+        error(f"unexpected {type(exc).__name__}: {reason} (run with --debug for the traceback)")
+        code = ExitCode.DATA
+    sys.exit(int(code) if isinstance(code, int) else 0)

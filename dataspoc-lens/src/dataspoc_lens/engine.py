@@ -1,0 +1,196 @@
+"""DuckDB over the bucket: one in-memory database with a view per manifest table.
+
+Each table becomes `<layer>.<namespace>.<name>` (a database per layer, attached in memory, a
+schema per namespace) plus an alias `main.<name>` when no other table shares the name. Views
+read exactly the files the manifest lists: Lens never globs or lists the bucket, so the files a
+crashed run left behind stay invisible. Remote buckets are reached through fsspec
+(`register_filesystem`), so no DuckDB extension is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from dataspoc_lens.catalog import Catalog
+from dataspoc_lens.contract.models import Table
+from dataspoc_lens.errors import BucketUnreachable, QueryError, QueryFailed, StorageError, UnknownTable
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow
+
+SIMPLE_TYPES = {
+    "null": "INTEGER",
+    "bool": "BOOLEAN",
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "uint8": "UTINYINT",
+    "uint16": "USMALLINT",
+    "uint32": "UINTEGER",
+    "uint64": "UBIGINT",
+    "halffloat": "FLOAT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "string": "VARCHAR",
+    "large_string": "VARCHAR",
+    "string_view": "VARCHAR",
+    "utf8": "VARCHAR",
+    "large_utf8": "VARCHAR",
+    "binary": "BLOB",
+    "large_binary": "BLOB",
+    "binary_view": "BLOB",
+    "date32[day]": "DATE",
+    "date64[ms]": "DATE",
+    "time32[s]": "TIME",
+    "time32[ms]": "TIME",
+    "time64[us]": "TIME",
+    "time64[ns]": "TIME",
+}
+TIMESTAMP = re.compile(r"^timestamp\[(s|ms|us|ns)(?:, tz=.+)?\]$")
+DECIMAL = re.compile(r"^decimal(?:32|64|128|256)?\((\d+), ?(\d+)\)$")
+DURATION = re.compile(r"^duration\[(s|ms|us|ns)\]$")
+
+
+def duckdb_type(arrow_type: str) -> str:
+    """The DuckDB type of an Arrow type string; VARCHAR for the few nested types we don't map."""
+    arrow_type = arrow_type.strip()
+    if arrow_type in SIMPLE_TYPES:
+        return SIMPLE_TYPES[arrow_type]
+    if m := TIMESTAMP.match(arrow_type):
+        tz = ", tz=" in arrow_type
+        if tz:
+            return "TIMESTAMPTZ"
+        return {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}[m.group(1)]
+    if m := DECIMAL.match(arrow_type):
+        precision, scale = int(m.group(1)), int(m.group(2))
+        return f"DECIMAL({precision}, {scale})" if precision <= 38 else "DOUBLE"
+    if DURATION.match(arrow_type):
+        return "INTERVAL"
+    return "VARCHAR"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _view_sql(table: Table, catalog: Catalog) -> str:
+    files = table.files
+    if not files:
+        columns = [(c.name, duckdb_type(c.type)) for c in table.columns]
+        names = {c.name for c in table.columns}
+        columns += [(p, "DATE" if p == "dt" else "VARCHAR") for p in table.partition_by if p not in names]
+        if not columns:
+            return "SELECT NULL WHERE false"
+        select = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in columns)
+        return f"SELECT {select} WHERE false"
+    bucket = catalog.bucket
+    paths = ", ".join(literal(bucket.full(f.path) if bucket.is_local else bucket.display(f.path)) for f in files)
+    hive = "true" if table.partition_by else "false"
+    return f"SELECT * FROM read_parquet([{paths}], hive_partitioning={hive}, union_by_name=true)"
+
+
+def connect(catalog: Catalog, extension_directory: str | None = None) -> "duckdb.DuckDBPyConnection":
+    """An in-memory DuckDB with every table of the catalog mounted as a view."""
+    import duckdb
+
+    config: dict[str, Any] = {"autoinstall_known_extensions": False}
+    if extension_directory:
+        config["extension_directory"] = extension_directory
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar=false")
+    if catalog.tables and not catalog.bucket.is_local:
+        con.register_filesystem(catalog.bucket.fs)
+    mount(con, catalog)
+    return con
+
+
+def mount(con: "duckdb.DuckDBPyConnection", catalog: Catalog) -> None:
+    import duckdb
+
+    layers = sorted({t.layer for t in catalog.tables})
+    for layer in layers:
+        con.execute(f"ATTACH ':memory:' AS {ident(layer)}")
+    for layer, namespace in sorted({(t.layer, t.namespace) for t in catalog.tables}):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(layer)}.{ident(namespace)}")
+    for table in catalog.tables:
+        view = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
+        try:
+            con.execute(f"CREATE VIEW {view} AS {_view_sql(table, catalog)}")
+        except duckdb.Error as exc:
+            # DuckDB binds a view when it is created, which reads the files' footers. One
+            # unreadable table must not break queries on the others: its view raises instead.
+            problem = translate(exc)
+            if isinstance(problem, BucketUnreachable):
+                raise problem from exc
+            reason = f"table {table.qualified} cannot be read: {problem}"
+            con.execute(f"CREATE VIEW {view} AS SELECT error({literal(reason)})::VARCHAR AS unreadable")
+    for name, table in catalog.aliases.items():
+        if name in layers:
+            continue  # `FROM raw` would be ambiguous with the database named raw
+        target = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
+        con.execute(f"CREATE VIEW main.{ident(name)} AS SELECT * FROM {target}")
+
+
+def _one_line(message: str) -> str:
+    """DuckDB's message without the SQL excerpt and caret lines, joined onto one line."""
+    keep = []
+    for line in message.splitlines():
+        line = line.strip()
+        if not line or line.startswith("LINE ") or set(line) <= {"^", " "}:
+            continue
+        keep.append(line)
+    return "; ".join(keep) or message.strip()
+
+
+TABLE_MISSING = re.compile(r"(Table|Catalog|Schema) with name (\S+) does not exist", re.I)
+
+
+def translate(exc: Exception) -> Exception:
+    """Turn a DuckDB error into the LensError a person can act on."""
+    import duckdb
+
+    message = _one_line(str(exc))
+    if isinstance(exc, duckdb.CatalogException) and TABLE_MISSING.search(message):
+        return UnknownTable(f"{message}; run `dataspoc-lens catalog` to list the tables")
+    if isinstance(exc, (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)):
+        return QueryError(message)
+    if isinstance(exc, duckdb.IOException) or isinstance(exc, duckdb.HTTPException):
+        if any(s in message for s in ("Could not connect", "Connection refused", "Connect timeout")):
+            return BucketUnreachable(f"cannot reach the bucket: {message}")
+        return StorageError(f"cannot read a table's files: {message}")
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return BucketUnreachable(f"cannot reach the bucket: {message}")
+    return QueryFailed(f"query failed: {message}")
+
+
+def run(con: "duckdb.DuckDBPyConnection", sql: str, max_rows: int | None) -> tuple["pyarrow.Table | None", bool]:
+    """Run SQL; return its result (None for statements without one) and whether it was cut short."""
+    import duckdb
+
+    if not sql.strip():
+        raise QueryError("the SQL is empty")
+    try:
+        relation = con.sql(sql)
+        if relation is None:
+            return None, False
+        if max_rows is None:
+            return _arrow(relation), False
+        result = _arrow(relation.limit(max_rows + 1))
+    except duckdb.Error as exc:
+        raise translate(exc) from exc
+    if result.num_rows > max_rows:
+        return result.slice(0, max_rows), True
+    return result, False
+
+
+def _arrow(relation: Any) -> "pyarrow.Table":
+    # DuckDB 2.0 has to_arrow_table(); older releases call it arrow().
+    method = getattr(relation, "to_arrow_table", None) or relation.arrow
+    return method()

@@ -1,0 +1,128 @@
+"""The catalog and the engine in-process, on real buckets and a real DuckDB."""
+
+import pyarrow as pa
+import pytest
+
+from dataspoc_lens import catalog, engine
+from dataspoc_lens.bucket import Bucket
+from dataspoc_lens.errors import AmbiguousTable, ContractError, QueryError, UnknownTable
+from lake import orders, shop
+
+
+@pytest.fixture
+def shop_catalog(local_lake):
+    shop(local_lake)
+    return catalog.load(Bucket(local_lake.url))
+
+
+def test_resolve_full_short_and_bare_names(shop_catalog):
+    assert shop_catalog.resolve("raw.shop.orders").qualified == "raw.shop.orders"
+    assert shop_catalog.resolve("sales.orders").qualified == "gold.sales.orders"
+    assert shop_catalog.resolve("customers").qualified == "raw.crm.customers"
+
+
+def test_ambiguous_and_unknown_names_list_what_to_do(shop_catalog):
+    with pytest.raises(AmbiguousTable, match="gold.sales.orders, raw.shop.orders"):
+        shop_catalog.resolve("orders")
+    with pytest.raises(UnknownTable, match="dataspoc-lens catalog"):
+        shop_catalog.resolve("raw.shop.nope")
+
+
+def test_aliases_skip_names_two_tables_share(shop_catalog):
+    assert set(shop_catalog.aliases) == {"customers", "events"}
+
+
+def test_missing_manifest_is_an_empty_catalog(tmp_path):
+    found = catalog.load(Bucket(str(tmp_path / "nothing")))
+    assert found.tables == [] and not found.found
+
+
+def test_file_outside_its_table_is_refused(local_lake):
+    entry = local_lake.add("raw", "shop", "orders", {"2026-11-22": orders()})
+    entry["partitions"][0]["files"][0]["path"] = "raw/crm/customers/dt=2026-11-22/x.parquet"
+    local_lake.manifest()
+    with pytest.raises(ContractError, match="outside table raw.shop.orders"):
+        catalog.load(Bucket(local_lake.url))
+
+
+@pytest.mark.parametrize(
+    "arrow_type, expected",
+    [
+        ("int64", "BIGINT"),
+        ("double", "DOUBLE"),
+        ("string", "VARCHAR"),
+        ("large_string", "VARCHAR"),
+        ("bool", "BOOLEAN"),
+        ("date32[day]", "DATE"),
+        ("timestamp[us]", "TIMESTAMP"),
+        ("timestamp[s]", "TIMESTAMP_S"),
+        ("timestamp[ms, tz=UTC]", "TIMESTAMPTZ"),
+        ("decimal128(10, 2)", "DECIMAL(10, 2)"),
+        ("list<item: int64>", "VARCHAR"),
+    ],
+)
+def test_arrow_types_map_to_duckdb(arrow_type, expected):
+    assert engine.duckdb_type(arrow_type) == expected
+
+
+def test_views_have_three_part_names_and_aliases(shop_catalog, duckdb_extensions):
+    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
+    result, cut = engine.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
+    assert result.to_pylist() == [{"n": 5}] and not cut
+    result, _ = engine.run(con, "SELECT country FROM customers ORDER BY 1", None)
+    assert result.column("country").to_pylist() == ["BR", "PT"]
+    with pytest.raises(UnknownTable):
+        engine.run(con, "SELECT * FROM orders", None)  # ambiguous: no alias
+
+
+def test_empty_table_is_typed_from_the_manifest(shop_catalog, duckdb_extensions):
+    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
+    result, _ = engine.run(con, "SELECT * FROM curated.crm.events", None)
+    assert result.num_rows == 0
+    assert [str(t) for t in result.schema.types] == ["int64", "timestamp[us]", "string", "date32[day]"]
+
+
+def test_max_rows_cuts_and_says_so(shop_catalog, duckdb_extensions):
+    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
+    result, cut = engine.run(con, "SELECT * FROM raw.shop.orders", 2)
+    assert result.num_rows == 2 and cut
+
+
+def test_sql_errors_become_query_errors(shop_catalog, duckdb_extensions):
+    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
+    with pytest.raises(QueryError, match="syntax error") as caught:
+        engine.run(con, "SELEC 1", None)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(QueryError, match="nope"):
+        engine.run(con, "SELECT nope FROM raw.shop.orders", None)
+
+
+def test_unreadable_table_does_not_break_the_others(local_lake, duckdb_extensions):
+    shop(local_lake)
+    customers_file = local_lake.tables[1]["partitions"][0]["files"][0]["path"]
+    local_lake.fs.rm(f"{local_lake.root}/{customers_file}")
+    found = catalog.load(Bucket(local_lake.url))
+    con = engine.connect(found, extension_directory=duckdb_extensions)
+    result, _ = engine.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
+    assert result.to_pylist() == [{"n": 5}]
+    with pytest.raises(Exception, match="raw.crm.customers cannot be read"):
+        engine.run(con, "SELECT * FROM raw.crm.customers", None)
+
+
+def test_union_by_name_across_schema_change(local_lake, duckdb_extensions):
+    wider = orders(1, 9).append_column("coupon", pa.array(["X"]))
+    local_lake.add("raw", "shop", "orders", {"2026-11-21": orders(2), "2026-11-22": wider})
+    local_lake.manifest()
+    con = engine.connect(catalog.load(Bucket(local_lake.url)), extension_directory=duckdb_extensions)
+    result, _ = engine.run(con, "SELECT coupon FROM raw.shop.orders ORDER BY order_id", None)
+    assert result.column("coupon").to_pylist() == [None, None, "X"]
+
+
+def test_unknown_major_version_names_file_version_and_fix(local_lake):
+    local_lake.add("raw", "shop", "orders", {"2026-11-22": orders()})
+    local_lake.manifest(contract_version="2.0", validate=False)
+    with pytest.raises(ContractError) as caught:
+        catalog.load(Bucket(local_lake.url))
+    message = str(caught.value)
+    assert f"{local_lake.url}/.dataspoc/manifest.json has contract version 2.0" in message
+    assert "understands 1.x" in message and "upgrade dataspoc-lens" in message
