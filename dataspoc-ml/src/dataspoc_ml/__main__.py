@@ -1,0 +1,3 @@
+from dataspoc_ml.cli import main
+
+main()

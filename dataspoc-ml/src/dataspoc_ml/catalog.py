@@ -1,0 +1,148 @@
+"""The manifest: load and check it, resolve table references, publish ML's own table entries.
+
+Readers take tables and their exact files from .dataspoc/manifest.json and never list the
+bucket. ML writes only its own entries (layer "ml"), under the manifest lock, and keeps every
+other entry exactly as it found it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from dataspoc_ml import __version__
+from dataspoc_ml.bucket import Bucket
+from dataspoc_ml.contract import CONTRACT_VERSION, MANIFEST_LOCK, MANIFEST_PATH
+from dataspoc_ml.contract.models import Manifest, Table, parse
+from dataspoc_ml.errors import AmbiguousTable, ContractError, UnknownTable
+
+WRITER = f"dataspoc-ml/{__version__}"
+MAX_CANDIDATES = 20
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def new_run_id(moment: datetime | None = None) -> str:
+    moment = moment or now_utc()
+    return f"{moment.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def read_manifest_document(bucket: Bucket) -> dict[str, Any] | None:
+    """The manifest as raw JSON (None when the bucket has none yet), checked against the contract."""
+    document = bucket.read_json(MANIFEST_PATH)
+    if document is None:
+        return None
+    parse("manifest", document, bucket.display(MANIFEST_PATH))
+    return document
+
+
+def load(bucket: Bucket) -> Manifest | None:
+    document = bucket.read_json(MANIFEST_PATH)
+    if document is None:
+        return None
+    return parse("manifest", document, bucket.display(MANIFEST_PATH))
+
+
+def _candidates(tables: list[Table]) -> str:
+    names = sorted(t.ref for t in tables)
+    shown = ", ".join(names[:MAX_CANDIDATES])
+    if len(names) > MAX_CANDIDATES:
+        shown += f", ... ({len(names) - MAX_CANDIDATES} more)"
+    return shown
+
+
+def resolve(manifest: Manifest | None, ref: str, bucket: Bucket) -> Table:
+    """Find a table by <layer>.<namespace>.<name>, <namespace>.<name> or a unique <name>."""
+    if manifest is None or not manifest.tables:
+        raise UnknownTable(
+            f"no table '{ref}': the bucket {bucket.display()} has no tables in its manifest; "
+            "publish tables with dataspoc-pipe or dataspoc-lens first"
+        )
+    parts = ref.split(".")
+    if len(parts) == 3:
+        matches = [t for t in manifest.tables if (t.layer, t.namespace, t.name) == tuple(parts)]
+    elif len(parts) == 2:
+        matches = [t for t in manifest.tables if (t.namespace, t.name) == tuple(parts)]
+    elif len(parts) == 1 and parts[0]:
+        matches = [t for t in manifest.tables if t.name == parts[0]]
+    else:
+        matches = []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise AmbiguousTable(f"table '{ref}' is ambiguous; use one of: {_candidates(matches)}")
+    raise UnknownTable(f"no table '{ref}' in {bucket.display(MANIFEST_PATH)}; tables: {_candidates(manifest.tables)}")
+
+
+def upsert_table(bucket: Bucket, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """Replace (or add) one ML table entry under the manifest lock; return the previous entry.
+
+    `entry` is built by the caller; its schema_history is merged here with the previous one, so
+    the read-modify-write of the history happens under the lock too.
+    """
+    if entry.get("layer") != "ml":
+        raise ContractError(f"dataspoc-ml writes only ml tables, not {entry.get('location')}")
+    with bucket.lock(MANIFEST_LOCK, owner=WRITER):
+        document = read_manifest_document(bucket)
+        if document is None:
+            document = {"contract_version": CONTRACT_VERSION, "updated_at": "", "tables": []}
+        tables: list[dict[str, Any]] = document["tables"]
+        index = next((i for i, t in enumerate(tables) if t.get("location") == entry["location"]), None)
+        previous = tables[index] if index is not None else None
+        entry = dict(entry, schema_history=merge_history(previous, entry))
+        try:
+            Table.model_validate(entry)  # never publish an entry that breaks the contract
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "entry"
+            raise ContractError(f"refusing to publish {entry.get('location')}: {field}: {first['msg']}") from None
+        if index is None:
+            tables.append(entry)
+        else:
+            tables[index] = entry
+        document["updated_at"] = entry["last_run_at"]
+        bucket.write_json(MANIFEST_PATH, document)
+    return previous
+
+
+def merge_history(previous: dict[str, Any] | None, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Keep the previous schema history; append a version when the columns changed."""
+    columns = entry["columns"]
+    history = list(previous.get("schema_history", [])) if previous else []
+    if history and history[-1].get("columns") == columns:
+        return history
+    change = "created" if not history else schema_change(history[-1].get("columns", []), columns)
+    history.append(
+        {
+            "version": (history[-1].get("version", 0) + 1) if history else 1,
+            "run_id": entry["last_run_id"],
+            "at": entry["last_run_at"],
+            "change": change,
+            "columns": columns,
+        }
+    )
+    return history
+
+
+def schema_change(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
+    old_types = {c["name"]: (c["type"], c["nullable"]) for c in old}
+    new_types = {c["name"]: (c["type"], c["nullable"]) for c in new}
+    added = new_types.keys() - old_types.keys()
+    removed = old_types.keys() - new_types.keys()
+    retyped = {n for n in new_types.keys() & old_types.keys() if new_types[n] != old_types[n]}
+    if added and not removed and not retyped:
+        return "columns_added"
+    if removed and not added and not retyped:
+        return "columns_removed"
+    if retyped and not added and not removed:
+        return "types_changed"
+    return "changed"

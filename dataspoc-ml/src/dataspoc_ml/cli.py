@@ -1,0 +1,201 @@
+"""The dataspoc-ml command line: parse, call the core, render. No logic here.
+
+Heavy libraries (scikit-learn, pyarrow, pandas, numpy, joblib) are imported by the core
+modules inside the commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from dataspoc_ml import __version__, console
+from dataspoc_ml.errors import EXIT_CODES_HELP, ExitCode, MlError
+
+app = typer.Typer(
+    name="dataspoc-ml",
+    help="Train scikit-learn models on tables of a DataSpoc bucket and publish predictions back to it.",
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+BUCKET_HELP = "Bucket URL (local path, s3://, gs://, az://, memory://). Default: $DATASPOC_BUCKET, else ./bucket."
+BucketOpt = typer.Option(None, "--bucket", help=BUCKET_HELP, show_default=False)
+JsonOpt = typer.Option(False, "--json", help="Print a JSON document on stdout.")
+DebugOpt = typer.Option(False, "--debug", help="Show tracebacks (also DATASPOC_DEBUG=1).")
+
+
+def _epilog(example: str) -> str:
+    return f"Example:  {example}\n\n{EXIT_CODES_HELP}"
+
+
+def _bucket(url: Optional[str]):
+    from dataspoc_ml.bucket import Bucket
+
+    return Bucket(url or os.environ.get("DATASPOC_BUCKET") or "./bucket")
+
+
+def _print_json(document) -> None:
+    console.out(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@app.command(epilog=_epilog("dataspoc-ml train churn --table raw.crm.customers --target churned"))
+def train(
+    model: str = typer.Argument(..., help="Model name: lowercase letters, digits, underscores.", show_default=False),
+    table: str = typer.Option(
+        ..., "--table", help="Training table: layer.namespace.name, namespace.name or name.", show_default=False
+    ),
+    target: str = typer.Option(..., "--target", help="Column to predict.", show_default=False),
+    task: str = typer.Option("auto", "--task", help="auto, classification or regression."),
+    test_size: float = typer.Option(0.2, "--test-size", help="Fraction of rows held out for the metrics."),
+    seed: int = typer.Option(42, "--seed", help="Random seed for the split and the forest."),
+    exclude: str = typer.Option(
+        "", "--exclude", help="Comma-separated columns to leave out of the features.", show_default=False
+    ),
+    bucket: Optional[str] = BucketOpt,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Train a model on a table; write ml/models/MODEL/ (model.pkl, features.json, metrics.json)."""
+    from dataspoc_ml.contract.models import dump
+    from dataspoc_ml.evaluate import main_metric
+    from dataspoc_ml.train import TrainOptions
+    from dataspoc_ml.train import train as run_train
+
+    opts = TrainOptions(
+        model=model,
+        table=table,
+        target=target,
+        task=task,
+        test_size=test_size,
+        seed=seed,
+        exclude=tuple(c.strip() for c in exclude.split(",") if c.strip()),
+    )
+    metrics = run_train(_bucket(bucket), opts)
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in metrics.metrics.items())
+    name, _ = main_metric(metrics.task, metrics.metrics)
+    console.say(
+        f"model '{model}' ({metrics.task}, main metric {name}): {scores} on {metrics.holdout.test_rows:,} holdout rows"
+    )
+    if as_json:
+        _print_json(dump(metrics))
+
+
+@app.command(epilog=_epilog("dataspoc-ml predict churn --table raw.crm.customers"))
+def predict(
+    model: str = typer.Argument(..., help="A trained model's name.", show_default=False),
+    table: Optional[str] = typer.Option(
+        None, "--table", help="Table to score. Default: the model's training table.", show_default=False
+    ),
+    bucket: Optional[str] = BucketOpt,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Score a table; publish ml/predictions/MODEL as table ml.predictions.MODEL."""
+    from dataspoc_ml.predict import predict as run_predict
+
+    result = run_predict(_bucket(bucket), model, table)
+    if as_json:
+        _print_json(result.as_dict())
+
+
+@app.command(epilog=_epilog("dataspoc-ml models --json"))
+def models(
+    bucket: Optional[str] = BucketOpt,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """List trained models with their task, target, main metric and training time."""
+    from dataspoc_ml.artifacts import all_models
+    from dataspoc_ml.evaluate import main_metric
+
+    rows = []
+    for info in all_models(_bucket(bucket)):
+        metric, value = main_metric(info.metrics.task, info.metrics.metrics)
+        rows.append(
+            {
+                "model": info.name,
+                "task": info.features.task,
+                "target": info.features.target.name,
+                "table": info.features.training_table.location,
+                "metric": metric,
+                "value": value,
+                "trained_at": info.metrics.trained_at.isoformat().replace("+00:00", "Z"),
+            }
+        )
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        console.say("no models yet; train one with 'dataspoc-ml train'")
+        return
+    header = ("MODEL", "TASK", "TARGET", "METRIC", "TRAINED_AT")
+    lines = [header] + [
+        (
+            r["model"],
+            r["task"],
+            r["target"],
+            f"{r['metric']}={r['value']:.3f}" if r["value"] is not None else "-",
+            r["trained_at"],
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        console.out("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.out(__version__)
+
+
+def _debug(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("DATASPOC_DEBUG", "") not in ("", "0", "false")
+
+
+def _is_parse_error(exc: BaseException) -> bool:
+    """A bad flag or argument, reported by Typer (or Click, in older Typer versions)."""
+    return callable(getattr(exc, "show", None)) and type(exc).__module__.split(".")[0] in ("typer", "click")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug(args)
+    try:
+        result = app(args=args, prog_name="dataspoc-ml", standalone_mode=False)
+        code = result if isinstance(result, int) else ExitCode.OK
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        code = ExitCode.INTERRUPTED
+    except MlError as exc:
+        if debug:
+            console.err.print_exception(show_locals=False)
+        console.error(str(exc))
+        code = exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if _is_parse_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            code = ExitCode.USAGE
+        else:
+            if debug:
+                console.err.print_exception(show_locals=False)
+            message = str(exc).splitlines()[0] if str(exc) else ""
+            console.error(f"unexpected {type(exc).__name__}: {message} (run with --debug for the traceback)")
+            code = ExitCode.DATA
+    if code == ExitCode.INTERRUPTED:
+        console.error("interrupted")
+    sys.exit(int(code))
+
+
+if __name__ == "__main__":
+    main()

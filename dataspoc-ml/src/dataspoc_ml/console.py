@@ -1,0 +1,28 @@
+"""Narration, warnings and errors go to stderr; stdout carries data only."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.text import Text
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def say(message: str) -> None:
+    err.print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    err.print(Text.assemble(("warning: ", "yellow"), message))
+
+
+def error(message: str) -> None:
+    err.print(Text.assemble(("error: ", "red"), message))
+
+
+def out(text: str) -> None:
+    """Write data to stdout, unstyled, so it can be piped."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,181 @@
+"""Reading a table: exactly the files its manifest entry lists, never a listing of the bucket.
+
+pyarrow reads each file through the bucket's fsspec filesystem; partition columns (dt, ...)
+come from the manifest's partition values and are added as string columns when a file does not
+carry them itself. pyarrow, pandas and numpy are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+from dataspoc_ml.bucket import Bucket, retrying
+from dataspoc_ml.contract.models import Partition, Table
+from dataspoc_ml.errors import DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+BATCH_ROWS = 65_536
+
+
+def files_of(table: Table) -> list[tuple[Partition, str]]:
+    return [(part, f.path) for part in table.partitions for f in part.files]
+
+
+def _open(bucket: Bucket, rel: str):
+    import pyarrow.parquet as pq
+
+    def open_file():
+        return pq.ParquetFile(bucket.fs.open(bucket.full(rel), "rb"))
+
+    try:
+        return retrying(open_file, f"read {bucket.display(rel)}")
+    except FileNotFoundError:
+        raise DataError(
+            f"{bucket.display(rel)} is listed in the manifest but missing from the bucket; "
+            "re-run the pipeline that writes this table"
+        ) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("dataspoc_ml"):
+            raise
+        raise DataError(f"{bucket.display(rel)} is not a readable Parquet file: {exc}") from None
+
+
+def _with_partition_values(batch: "pa.RecordBatch", partition: Partition) -> "pa.RecordBatch":
+    import pyarrow as pa
+
+    for column, value in partition.values.items():
+        if column not in batch.schema.names:
+            batch = batch.append_column(column, pa.array([value] * batch.num_rows, type=pa.string()))
+    return batch
+
+
+def schema_of(bucket: Bucket, table: Table) -> "pa.Schema":
+    """The table's schema from its files' footers (and partition columns), unified."""
+    import pyarrow as pa
+
+    schemas = []
+    for partition, rel in files_of(table):
+        schema = _open(bucket, rel).schema_arrow
+        for column in partition.values:
+            if column not in schema.names:
+                schema = schema.append(pa.field(column, pa.string()))
+        schemas.append(schema)
+    if not schemas:
+        raise DataError(f"table {table.ref} has no data files in the manifest; nothing to read")
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"the files of table {table.ref} have incompatible schemas: {exc}") from None
+
+
+def conform(batch: "pa.RecordBatch", schema: "pa.Schema") -> "pa.RecordBatch":
+    """A batch in the table's unified schema: columns in order, missing ones null, types cast."""
+    import pyarrow as pa
+
+    arrays = []
+    for field in schema:
+        index = batch.schema.get_field_index(field.name)
+        if index < 0:
+            arrays.append(pa.nulls(batch.num_rows, type=field.type))
+            continue
+        array = batch.column(index)
+        arrays.append(array if array.type == field.type else array.cast(field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def iter_batches(
+    bucket: Bucket, table: Table, schema: "pa.Schema | None" = None, columns: list[str] | None = None
+) -> Iterator["pa.RecordBatch"]:
+    """Stream the table's record batches, file by file, in the table's unified schema."""
+    schema = schema if schema is not None else schema_of(bucket, table)
+    if columns is not None:
+        import pyarrow as pa
+
+        schema = pa.schema([schema.field(c) for c in columns])
+    for partition, rel in files_of(table):
+        parquet = _open(bucket, rel)
+        present = [c for c in schema.names if c in parquet.schema_arrow.names]
+        batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=present)
+        while True:
+            try:
+                batch = retrying(lambda it=batches: next(it, None), f"read {bucket.display(rel)}")
+            except Exception as exc:
+                if type(exc).__module__.startswith("dataspoc_ml"):
+                    raise
+                raise DataError(f"cannot read {bucket.display(rel)}: {exc}") from None
+            if batch is None:
+                break
+            yield conform(_with_partition_values(batch, partition), schema)
+
+
+def read_table(bucket: Bucket, table: Table, columns: list[str] | None = None) -> "pa.Table":
+    import pyarrow as pa
+
+    schema = schema_of(bucket, table)
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
+    return pa.Table.from_batches(list(iter_batches(bucket, table, schema=schema)), schema=schema)
+
+
+# Arrow types -> feature kinds --------------------------------------------------------------
+def kind_of(arrow_type: "pa.DataType") -> str | None:
+    """numeric, categorical, boolean or datetime; None for types a model cannot use."""
+    import pyarrow.types as t
+
+    if t.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if t.is_boolean(arrow_type):
+        return "boolean"
+    if t.is_integer(arrow_type) or t.is_floating(arrow_type) or t.is_decimal(arrow_type):
+        return "numeric"
+    if t.is_string(arrow_type) or t.is_large_string(arrow_type):
+        return "categorical"
+    if t.is_timestamp(arrow_type) or t.is_date(arrow_type):
+        return "datetime"
+    return None
+
+
+def to_frame(data: "pa.Table | pa.RecordBatch", features: list[dict[str, Any]]) -> Any:
+    """The model's input: a pandas DataFrame with one column per feature, in a fixed encoding.
+
+    numeric and datetime (as epoch seconds) -> float64 with NaN; categorical and boolean ->
+    object with str values and NaN for missing. Train and predict share this encoding.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[str, Any] = {}
+    for feature in features:
+        name, kind = feature["name"], feature["kind"]
+        array = data.column(name)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks() if array.num_chunks else pa.array([], type=array.type)
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if kind == "numeric":
+            values = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        elif kind == "datetime":
+            values = _epoch_seconds(array)
+        else:
+            strings = pc.cast(array, pa.string()).to_pylist()
+            values = np.array([np.nan if v is None else v for v in strings], dtype=object)
+        columns[name] = values
+    return pd.DataFrame(columns, index=pd.RangeIndex(data.num_rows))
+
+
+def _epoch_seconds(array: Any) -> Any:
+    import pyarrow as pa
+
+    per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}
+    kind = array.type
+    if pa.types.is_date32(kind):
+        raw, scale = array.cast(pa.int32()).cast(pa.float64()), 1 / 86400
+    elif pa.types.is_date64(kind):
+        raw, scale = array.cast(pa.int64()).cast(pa.float64()), 1e3
+    else:
+        raw, scale = array.cast(pa.int64()).cast(pa.float64()), per_second[kind.unit]
+    return raw.to_numpy(zero_copy_only=False) / scale

@@ -1,0 +1,151 @@
+"""The core modules in process, without scikit-learn: catalog, datasets, bucket, cli.main."""
+
+from __future__ import annotations
+
+import lake
+import pytest
+
+from dataspoc_ml import catalog, cli, datasets
+from dataspoc_ml.bucket import Bucket
+from dataspoc_ml.errors import (
+    AmbiguousTable,
+    ContractError,
+    ExitCode,
+    MissingBackend,
+    UnknownTable,
+)
+
+
+@pytest.fixture
+def bucket(local_bucket) -> Bucket:
+    lake.build(local_bucket)
+    return Bucket(local_bucket)
+
+
+def test_resolve_table_references(bucket):
+    manifest = catalog.load(bucket)
+    assert catalog.resolve(manifest, "raw.crm.customers", bucket).location == "raw/crm/customers"
+    assert catalog.resolve(manifest, "crm.customers", bucket).location == "raw/crm/customers"
+    assert catalog.resolve(manifest, "sales.customers", bucket).location == "gold/sales/customers"
+    assert catalog.resolve(manifest, "prospects", bucket).location == "raw/crm/prospects"
+    with pytest.raises(AmbiguousTable, match="gold.sales.customers, raw.crm.customers"):
+        catalog.resolve(manifest, "customers", bucket)
+    for ref in ("curated.crm.customers", "x.y", "", "a.b.c.d"):
+        with pytest.raises(UnknownTable, match="raw.crm.prospects"):
+            catalog.resolve(manifest, ref, bucket)
+
+
+def test_reads_only_the_files_the_manifest_lists(bucket):
+    # the bucket holds an unlisted file that is not even Parquet; reading must not touch it
+    table = catalog.resolve(catalog.load(bucket), "raw.crm.customers", bucket)
+    data = datasets.read_table(bucket, table)
+    assert data.num_rows == 400
+    assert data.column_names[-1] == "dt"
+    assert data.column("customer_id").to_pylist() == list(range(1, 401))
+    batches = list(datasets.iter_batches(bucket, table))
+    assert [b.num_rows for b in batches] == [200, 200]
+
+
+def test_feature_encoding(bucket):
+    table = catalog.resolve(catalog.load(bucket), "raw.crm.customers", bucket)
+    data = datasets.read_table(bucket, table)
+    features = [
+        {"name": "age", "kind": "numeric"},
+        {"name": "country", "kind": "categorical"},
+        {"name": "is_member", "kind": "boolean"},
+        {"name": "signup_date", "kind": "datetime"},
+    ]
+    frame = datasets.to_frame(data, features)
+    assert list(frame.columns) == ["age", "country", "is_member", "signup_date"]
+    assert frame["age"].dtype == "float64" and frame["age"].isna().sum() == data.column("age").null_count
+    assert set(frame["is_member"]) == {"true", "false"}
+    assert frame["country"].isna().sum() == data.column("country").null_count
+    assert frame["signup_date"].iloc[0] == data.column("signup_date")[0].value * 86400
+
+
+def test_upsert_creates_manifest_and_keeps_history(tmp_path):
+    url = str(tmp_path / "empty")
+    bucket = Bucket(url)
+    entry = {
+        "layer": "ml",
+        "namespace": "predictions",
+        "name": "churn",
+        "location": "ml/predictions/churn",
+        "format": "parquet",
+        "partition_by": [],
+        "partitions": [],
+        "columns": [{"name": "prediction", "type": "bool", "nullable": True}],
+        "row_count": 0,
+        "file_count": 0,
+        "bytes": 0,
+        "last_run_id": "20261122T031000Z-0f0e0d",
+        "last_run_at": "2026-11-22T03:10:02Z",
+        "writer": catalog.WRITER,
+    }
+    assert catalog.upsert_table(bucket, entry) is None
+    manifest = lake.read_json(url, ".dataspoc/manifest.json")
+    lake.assert_valid("manifest", manifest)
+    assert manifest["contract_version"] == "1.0" and len(manifest["tables"]) == 1
+    assert not (tmp_path / "empty" / ".dataspoc" / "manifest.lock").exists()
+
+    changed = dict(entry, last_run_id="20261122T041000Z-0f0e0e", last_run_at="2026-11-22T04:10:02Z")
+    changed["columns"] = entry["columns"] + [{"name": "probability", "type": "double", "nullable": True}]
+    previous = catalog.upsert_table(bucket, changed)
+    assert previous["last_run_id"] == entry["last_run_id"]
+    [table] = lake.read_json(url, ".dataspoc/manifest.json")["tables"]
+    assert [(v["version"], v["change"]) for v in table["schema_history"]] == [(1, "created"), (2, "columns_added")]
+
+    with pytest.raises(ContractError, match="ml/predictions/churn"):
+        catalog.upsert_table(bucket, dict(changed, row_count=-1))
+
+
+def test_schema_change_kinds():
+    a = [{"name": "x", "type": "int64", "nullable": True}]
+    b = [{"name": "x", "type": "double", "nullable": True}]
+    c = a + [{"name": "y", "type": "string", "nullable": True}]
+    assert catalog.schema_change(a, c) == "columns_added"
+    assert catalog.schema_change(c, a) == "columns_removed"
+    assert catalog.schema_change(a, b) == "types_changed"
+    assert catalog.schema_change(c, b) == "changed"
+
+
+def test_run_id_format():
+    import re
+
+    assert re.fullmatch(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}", catalog.new_run_id())
+
+
+def test_bucket_urls(tmp_path):
+    assert Bucket(str(tmp_path)).is_local
+    assert Bucket(f"file://{tmp_path}").root == str(tmp_path)
+    assert Bucket("s3://lake/prefix").root == "lake/prefix"
+    with pytest.raises(MissingBackend, match="ftp://"):
+        Bucket("ftp://lake")
+
+
+def test_invalid_json_manifest_is_a_contract_error(tmp_path):
+    (tmp_path / "b" / ".dataspoc").mkdir(parents=True)
+    (tmp_path / "b" / ".dataspoc" / "manifest.json").write_text("{not json")
+    with pytest.raises(ContractError, match="manifest.json is not valid JSON"):
+        catalog.load(Bucket(str(tmp_path / "b")))
+
+
+def test_unexpected_error_is_one_line(monkeypatch, capsys):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(cli, "_bucket", boom)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["models"])
+    assert exit_info.value.code == ExitCode.DATA
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == "error: unexpected RuntimeError: disk on fire (run with --debug for the traceback)"
+
+
+def test_default_bucket_is_env_then_local_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert cli._bucket(None).root == str(tmp_path / "bucket")
+    monkeypatch.setenv("DATASPOC_BUCKET", "s3://from-env")
+    assert cli._bucket(None).root == "from-env"
+    assert cli._bucket("s3://from-flag").root == "from-flag"
