@@ -11,7 +11,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: help demo test test-fast test-pipe test-lens test-ml test-e2e sync contract-sync contract-check bench clean
+.PHONY: help demo test test-fast test-pipe test-lens test-ml test-e2e sync contract-sync contract-check docs docs-check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ contract-sync: ## Copy contract/schemas into every package
 contract-check: ## Fail when a package's vendored schemas drift from contract/schemas
 	$(PYTHON) contract/tools/contract_sync.py check
 
+docs: sync ## Regenerate docs/cli-reference.md from the CLIs' --help
+	$(PYTHON) docs/cli_reference.py
+
+docs-check: sync ## Fail when docs/cli-reference.md no longer matches the CLIs
+	$(PYTHON) docs/cli_reference.py --check
+
 test-pipe test-lens test-ml: test-%: $(UV)
 	$(UV) sync --locked --quiet --project dataspoc-$*
 	cd dataspoc-$* && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider
@@ -44,7 +50,7 @@ test-e2e: sync ## The end-to-end flow through the three installed CLIs, local an
 
 test-fast: contract-check test-pipe test-lens test-ml ## Contract check and each package's tests
 
-test: contract-check test-pipe test-lens test-ml test-e2e ## Everything CI runs
+test: contract-check test-pipe test-lens test-ml test-e2e docs-check ## Everything CI runs
 
 bench: sync ## Ingest 5M CSV rows with dataspoc-pipe against DuckDB's own COPY (not part of test)
 	cd bench && $(UV) run --locked --no-sync python ingest_csv.py

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "src" / "dataspoc_lens" / "contract" / "schemas"
-RUN_ID = "20261122T030000Z-a1b2c3"
+RUN_ID = "20261122T030000.000Z-a1b2c3"
 RUN_AT = "2026-11-22T03:00:04+00:00"
 
 

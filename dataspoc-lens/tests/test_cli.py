@@ -94,8 +94,8 @@ def test_orphan_file_not_in_manifest_is_ignored(lens, local_lake):
     local_lake.add("raw", "shop", "orders", {"2026-11-22": orders(2)})
     local_lake.manifest()
     # what a crashed run leaves: a file in the table's folder that the manifest does not list
-    local_lake.parquet("raw/shop/orders/dt=2026-11-22/part-20261122T040000Z-dead00-00000.parquet", orders(50, 100))
-    local_lake.parquet("raw/shop/orders/dt=2026-11-23/part-20261123T040000Z-dead00-00000.parquet", orders(50, 200))
+    local_lake.parquet("raw/shop/orders/dt=2026-11-22/part-20261122T040000.000Z-dead00-00000.parquet", orders(50, 100))
+    local_lake.parquet("raw/shop/orders/dt=2026-11-23/part-20261123T040000.000Z-dead00-00000.parquet", orders(50, 200))
     result = lens("query", "SELECT count(*) AS n, max(order_id) AS top FROM raw.shop.orders", "--bucket", local_lake.url, "-f", "json")
     assert json.loads(result.stdout) == [{"n": 2, "top": 2}]
 

@@ -29,7 +29,7 @@ if model == "nope":
 if command == "train":
     print(f"trained {{model}} on {{table}}", file=sys.stderr)
     sys.exit(0)
-run_id = "20261122T031000Z-0f0e0d"
+run_id = "20261122T031000.000Z-0f0e0d"
 rel = f"ml/predictions/{{model}}/part-{{run_id}}-00000.parquet"
 (bucket / rel).parent.mkdir(parents=True, exist_ok=True)
 pq.write_table(pa.table({{"customer_id": pa.array([100, 101], pa.int64()), "prediction": [True, False]}}), bucket / rel)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.s3
 def test_catalog_and_query_on_s3(lens, s3_lake):
     shop(s3_lake)
     # a crashed run's file, which the manifest does not list
-    s3_lake.parquet("raw/shop/orders/dt=2026-11-22/part-20261122T040000Z-dead00-00000.parquet", orders(50, 100))
+    s3_lake.parquet("raw/shop/orders/dt=2026-11-22/part-20261122T040000.000Z-dead00-00000.parquet", orders(50, 100))
 
     listed = lens("catalog", "--bucket", s3_lake.url, "--json")
     assert listed.code == ExitCode.OK, listed.stderr

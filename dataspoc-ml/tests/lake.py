@@ -17,7 +17,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-RUN_ID = "20261122T030000Z-a1b2c3"
+RUN_ID = "20261122T030000.000Z-a1b2c3"
 RUN_AT = "2026-11-22T03:00:04Z"
 COUNTRIES = ["br", "us", "de", "fr", None]
 
@@ -135,7 +135,7 @@ def build(url: str, rows: int = 400) -> dict[str, Any]:
         partitions.append(({"dt": dt}, path, chunk, put(path, parquet_bytes(chunk))))
     tables.append(table_entry("raw", "crm", "customers", partitions, data.schema))
     # A file a crashed run left behind: not in the manifest, so readers must not see it.
-    put("raw/crm/customers/dt=2026-11-22/part-20261122T040000Z-dead00-00000.parquet", b"not parquet at all")
+    put("raw/crm/customers/dt=2026-11-22/part-20261122T040000.000Z-dead00-00000.parquet", b"not parquet at all")
 
     prospects = customers(60, seed=11).drop_columns(["total_spent", "churned", "lifetime_value"])
     path = f"raw/crm/prospects/dt=2026-11-22/part-{RUN_ID}-00000.parquet"

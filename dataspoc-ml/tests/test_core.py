@@ -78,7 +78,7 @@ def test_upsert_creates_manifest_and_keeps_history(tmp_path):
         "row_count": 0,
         "file_count": 0,
         "bytes": 0,
-        "last_run_id": "20261122T031000Z-0f0e0d",
+        "last_run_id": "20261122T031000.000Z-0f0e0d",
         "last_run_at": "2026-11-22T03:10:02Z",
         "writer": catalog.WRITER,
     }
@@ -88,7 +88,7 @@ def test_upsert_creates_manifest_and_keeps_history(tmp_path):
     assert manifest["contract_version"] == "1.0" and len(manifest["tables"]) == 1
     assert not (tmp_path / "empty" / ".dataspoc" / "manifest.lock").exists()
 
-    changed = dict(entry, last_run_id="20261122T041000Z-0f0e0e", last_run_at="2026-11-22T04:10:02Z")
+    changed = dict(entry, last_run_id="20261122T041000.000Z-0f0e0e", last_run_at="2026-11-22T04:10:02Z")
     changed["columns"] = entry["columns"] + [{"name": "probability", "type": "double", "nullable": True}]
     previous = catalog.upsert_table(bucket, changed)
     assert previous["last_run_id"] == entry["last_run_id"]
@@ -112,7 +112,7 @@ def test_schema_change_kinds():
 def test_run_id_format():
     import re
 
-    assert re.fullmatch(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}", catalog.new_run_id())
+    assert re.fullmatch(r"[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9a-f]{6}", catalog.new_run_id())
 
 
 def test_bucket_urls(tmp_path):

@@ -32,8 +32,8 @@ def iso(moment: datetime) -> str:
 
 
 def new_run_id(moment: datetime | None = None) -> str:
-    moment = moment or now_utc()
-    return f"{moment.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    moment = moment or datetime.now(timezone.utc)
+    return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def read_manifest_document(bucket: Bucket) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import urlsplit
 
-from dataspoc_pipe.errors import BucketUnreachable, LockTimeout, MissingBackend, PipeError, StorageError
+from dataspoc_pipe.errors import BucketUnreachable, ContractError, LockTimeout, MissingBackend, PipeError, StorageError
 
 T = TypeVar("T")
 
@@ -146,7 +146,7 @@ class Bucket:
         try:
             return json.loads(data)
         except ValueError as exc:
-            raise StorageError(f"{self.display(rel)} is not valid JSON ({exc}); restore it from a backup") from None
+            raise ContractError(f"{self.display(rel)} is not valid JSON ({exc}); restore it from a backup") from None
 
     def list(self, rel: str) -> list[str]:
         """Bucket-relative paths of the objects directly under a prefix ([] when absent)."""

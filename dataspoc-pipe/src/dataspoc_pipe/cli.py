@@ -226,7 +226,7 @@ def logs(
 ) -> None:
     """List a pipeline's recent runs, newest first, or show one run's log.
 
-    Example: dataspoc-pipe logs orders --run 20261122T030000Z-a1b2c3
+    Example: dataspoc-pipe logs orders --run 20261122T030000.000Z-a1b2c3
     """
     from dataspoc_pipe import config, render, report
 

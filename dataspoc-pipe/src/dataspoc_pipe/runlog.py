@@ -13,7 +13,7 @@ from dataspoc_pipe.contract.models import RunLog, dump, parse
 
 def new_run_id(now: Optional[datetime] = None) -> str:
     now = now or datetime.now(timezone.utc)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def save(bucket: Bucket, log: RunLog) -> None:

@@ -22,7 +22,7 @@ from dataspoc_ml.contract import SUPPORTED_MAJOR
 from dataspoc_ml.errors import ContractError
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"
+RUN_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9a-f]{6}$"
 LOCATION_PATTERN = r"^(raw|curated|gold|ml)/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}$"
 FILE_PATTERN = r"^[^/].*\.parquet$"
 WRITER_PATTERN = r"^dataspoc-(pipe|lens|ml)/[0-9A-Za-z.+-]+$"
