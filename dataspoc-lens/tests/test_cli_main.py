@@ -65,3 +65,27 @@ def test_missing_dataspoc_ml_says_how_to_install(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("DATASPOC_ML_BIN", str(tmp_path / "nothing"))
     code, out, err = run_main(capsys, "ml", "train", "churn", "--table", "customers", "--target", "churned")
     assert code == ExitCode.USAGE and err.startswith("error: DATASPOC_ML_BIN=")
+
+
+def test_interrupt_is_one_line_and_130(capsys, monkeypatch):
+    from dataspoc_lens import catalog
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(catalog, "load", interrupt)
+    code, out, err = run_main(capsys, "catalog", "--bucket", "/nowhere")
+    assert code == ExitCode.INTERRUPTED and out == "" and err == "error: interrupted\n"
+
+
+def test_debug_before_the_command_counts_and_does_not_stick(capsys, tmp_path):
+    code, out, err = run_main(capsys, "--debug", "query", "SELEC 1", "--bucket", str(tmp_path))
+    assert code == ExitCode.USAGE and "Traceback" in err
+    code, out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path))
+    assert code == ExitCode.USAGE and "Traceback" not in err
+
+
+def test_cli_does_not_reach_into_typer_internals():
+    from pathlib import Path
+
+    assert "typer._click" not in Path(cli.__file__).read_text()

@@ -149,3 +149,35 @@ def test_default_bucket_is_env_then_local_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("DATASPOC_BUCKET", "s3://from-env")
     assert cli._bucket(None).root == "from-env"
     assert cli._bucket("s3://from-flag").root == "from-flag"
+
+
+def test_interrupt_is_one_line_and_130(monkeypatch, capsys):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_bucket", interrupt)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["models"])
+    assert exit_info.value.code == ExitCode.INTERRUPTED
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_debug_anywhere_shows_the_traceback_and_does_not_stick(monkeypatch, capsys):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli, "_bucket", boom)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--debug", "models"])
+    assert exit_info.value.code == ExitCode.DATA
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("error: unexpected RuntimeError")
+    with pytest.raises(SystemExit):
+        cli.main(["models"])
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_cli_does_not_reach_into_typer_internals():
+    from pathlib import Path
+
+    assert "typer._click" not in Path(cli.__file__).read_text()

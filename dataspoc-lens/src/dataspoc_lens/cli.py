@@ -5,15 +5,16 @@ Heavy modules (duckdb, pyarrow) are imported inside the commands, so `--help` st
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
 from dataspoc_lens import __version__
-from dataspoc_lens.console import error, out, say
+from dataspoc_lens.console import err, error, out, say
 from dataspoc_lens.errors import EXIT_CODES_HELP, ExitCode, LensError
 
 NO_TABLES = "no tables yet: run dataspoc-pipe first"
@@ -51,6 +52,56 @@ BucketOption = Annotated[
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error (or DATASPOC_DEBUG=1).")]
 
 
+def _debug_from_env() -> bool:
+    return os.environ.get("DATASPOC_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+# Set by main() from `--debug` anywhere on the line or DATASPOC_DEBUG; commands' --debug is for --help only.
+_debug = _debug_from_env()
+
+
+def _reporting_errors(fn: Callable) -> Callable:
+    """Wrap a command so its failures become one line on stderr and an exit code."""
+
+    @functools.wraps(fn)
+    def run_reporting_errors(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except LensError as exc:
+            _report(_one_line(str(exc)))
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            _report("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            _report(f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (run with --debug for the traceback)")
+            raise typer.Exit(int(ExitCode.DATA)) from None
+
+    return run_reporting_errors
+
+
+def command(**settings) -> Callable[[Callable], Callable]:
+    """Register a command on the root app, reporting its errors as one line and an exit code."""
+    return lambda fn: app.command(**settings)(_reporting_errors(fn))
+
+
+def ml_command(**settings) -> Callable[[Callable], Callable]:
+    """Register a command on the `ml` sub-app, reporting its errors as one line and an exit code."""
+    return lambda fn: ml_app.command(**settings)(_reporting_errors(fn))
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split("\n"))
+
+
+def _report(message: str) -> None:
+    if _debug:
+        err.print_exception(show_locals=False)
+    error(message)
+
+
 class Format(str, Enum):
     table = "table"
     csv = "csv"
@@ -73,7 +124,7 @@ def root(
     """Query every table in a DataSpoc bucket with SQL."""
 
 
-@app.command(epilog="Example: dataspoc-lens catalog --bucket s3://lake --json\n\n" + EXIT_CODES_HELP)
+@command(epilog="Example: dataspoc-lens catalog --bucket s3://lake --json\n\n" + EXIT_CODES_HELP)
 def catalog(
     bucket: BucketOption = "./bucket",
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON on stdout.")] = False,
@@ -98,7 +149,7 @@ def catalog(
         render.records(names, [["" if r[n] is None else r[n] for n in names] for r in rows], "table")
 
 
-@app.command(
+@command(
     epilog=(
         "Examples: dataspoc-lens query 'SELECT dt, count(*) FROM raw.shop.orders GROUP BY dt' --format csv > counts.csv\n\n"
         "echo 'SELECT * FROM orders LIMIT 5' | dataspoc-lens query - --format json\n\n" + EXIT_CODES_HELP
@@ -137,7 +188,7 @@ def query(
         say(f"showing the first {limit} rows; use --max-rows N (0 for all) to see more")
 
 
-@ml_app.command(epilog="Example: dataspoc-lens ml predict churn --table curated.crm.customers\n\n" + EXIT_CODES_HELP)
+@ml_command(epilog="Example: dataspoc-lens ml predict churn --table curated.crm.customers\n\n" + EXIT_CODES_HELP)
 def predict(
     model: Annotated[str, typer.Argument(help="The model's name, e.g. churn.")],
     table: Annotated[str, typer.Option("--table", help="The table to score, e.g. curated.crm.customers.")],
@@ -156,7 +207,7 @@ def predict(
     raise typer.Exit(code)
 
 
-@ml_app.command(
+@ml_command(
     epilog="Example: dataspoc-lens ml train churn --table curated.crm.customers --target churned\n\n" + EXIT_CODES_HELP
 )
 def train(
@@ -172,52 +223,11 @@ def train(
     raise typer.Exit(mlbridge.train(model, table, target, bucket))
 
 
-def _debugging(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get("DATASPOC_DEBUG", "").lower() in ("1", "true", "yes")
-
-
-def _traceback() -> None:
-    from dataspoc_lens.console import err
-
-    err.print_exception(show_locals=False)
-
-
-def _click_exceptions():
-    """Click's exception module as Typer raises from it (recent Typer vendors its own Click)."""
-    try:
-        from typer._click import exceptions
-    except ImportError:
-        from click import exceptions
-    return exceptions
-
-
 def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point: one line on stderr and an exit code for every failure."""
-    clicks = _click_exceptions()
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = _debugging(args)
-    try:
-        code = app(args=args, prog_name="dataspoc-lens", standalone_mode=False)
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except typer.Abort:
-        error("interrupted")
-        code = ExitCode.INTERRUPTED
-    except clicks.ClickException as exc:
-        exc.show()
-        code = ExitCode.USAGE
-    except LensError as exc:
-        if debug:
-            _traceback()
-        error(" ".join(str(exc).split("\n")))
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        error("interrupted")
-        code = ExitCode.INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if debug:
-            _traceback()
-        reason = " ".join(str(exc).split("\n"))
-        error(f"unexpected {type(exc).__name__}: {reason} (run with --debug for the traceback)")
-        code = ExitCode.DATA
-    sys.exit(int(code) if isinstance(code, int) else 0)
+    """Entry point: Typer parses (bad flags exit 2); each command reports its own errors."""
+    global _debug
+    given = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line, not only where a command declares it.
+    args = [a for a in given if a != "--debug"]
+    _debug = _debug_from_env() or len(args) < len(given)
+    app(args=args, prog_name="dataspoc-lens")

@@ -6,10 +6,11 @@ modules inside the commands, so `--help` stays fast.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 
@@ -32,6 +33,46 @@ JsonOpt = typer.Option(False, "--json", help="Print a JSON document on stdout.")
 DebugOpt = typer.Option(False, "--debug", help="Show tracebacks (also DATASPOC_DEBUG=1).")
 
 
+def _debug_from_env() -> bool:
+    return os.environ.get("DATASPOC_DEBUG", "") not in ("", "0", "false")
+
+
+# Set by main() from `--debug` anywhere on the line or DATASPOC_DEBUG; commands' --debug is for --help only.
+_debug = _debug_from_env()
+
+
+def command(**settings) -> Callable[[Callable], Callable]:
+    """Register a command whose failures become one line on stderr and an exit code."""
+
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run_reporting_errors(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (typer.Exit, typer.Abort):
+                raise
+            except MlError as exc:
+                _report(str(exc))
+                raise typer.Exit(int(exc.exit_code)) from None
+            except KeyboardInterrupt:
+                _report("interrupted")
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+            except Exception as exc:  # noqa: BLE001 - the last line of defence
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                _report(f"unexpected {type(exc).__name__}: {first} (run with --debug for the traceback)")
+                raise typer.Exit(int(ExitCode.DATA)) from None
+
+        return app.command(**settings)(run_reporting_errors)
+
+    return register
+
+
+def _report(message: str) -> None:
+    if _debug:
+        console.err.print_exception(show_locals=False)
+    console.error(message)
+
+
 def _epilog(example: str) -> str:
     return f"Example:  {example}\n\n{EXIT_CODES_HELP}"
 
@@ -46,7 +87,7 @@ def _print_json(document) -> None:
     console.out(json.dumps(document, indent=2, ensure_ascii=False))
 
 
-@app.command(epilog=_epilog("dataspoc-ml train churn --table raw.crm.customers --target churned"))
+@command(epilog=_epilog("dataspoc-ml train churn --table raw.crm.customers --target churned"))
 def train(
     model: str = typer.Argument(..., help="Model name: lowercase letters, digits, underscores.", show_default=False),
     table: str = typer.Option(
@@ -88,7 +129,7 @@ def train(
         _print_json(dump(metrics))
 
 
-@app.command(epilog=_epilog("dataspoc-ml predict churn --table raw.crm.customers"))
+@command(epilog=_epilog("dataspoc-ml predict churn --table raw.crm.customers"))
 def predict(
     model: str = typer.Argument(..., help="A trained model's name.", show_default=False),
     table: Optional[str] = typer.Option(
@@ -106,7 +147,7 @@ def predict(
         _print_json(result.as_dict())
 
 
-@app.command(epilog=_epilog("dataspoc-ml models --json"))
+@command(epilog=_epilog("dataspoc-ml models --json"))
 def models(
     bucket: Optional[str] = BucketOpt,
     as_json: bool = JsonOpt,
@@ -152,49 +193,20 @@ def models(
         console.out("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
 
 
-@app.command()
+@command()
 def version() -> None:
     """Print the version."""
     console.out(__version__)
 
 
-def _debug(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get("DATASPOC_DEBUG", "") not in ("", "0", "false")
-
-
-def _is_parse_error(exc: BaseException) -> bool:
-    """A bad flag or argument, reported by Typer (or Click, in older Typer versions)."""
-    return callable(getattr(exc, "show", None)) and type(exc).__module__.split(".")[0] in ("typer", "click")
-
-
 def main(argv: Optional[list[str]] = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = _debug(args)
-    try:
-        result = app(args=args, prog_name="dataspoc-ml", standalone_mode=False)
-        code = result if isinstance(result, int) else ExitCode.OK
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        code = ExitCode.INTERRUPTED
-    except MlError as exc:
-        if debug:
-            console.err.print_exception(show_locals=False)
-        console.error(str(exc))
-        code = exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if _is_parse_error(exc):
-            exc.show()  # type: ignore[attr-defined]
-            code = ExitCode.USAGE
-        else:
-            if debug:
-                console.err.print_exception(show_locals=False)
-            message = str(exc).splitlines()[0] if str(exc) else ""
-            console.error(f"unexpected {type(exc).__name__}: {message} (run with --debug for the traceback)")
-            code = ExitCode.DATA
-    if code == ExitCode.INTERRUPTED:
-        console.error("interrupted")
-    sys.exit(int(code))
+    """Entry point: Typer parses (bad flags exit 2); each command reports its own errors."""
+    global _debug
+    given = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line, not only where a command declares it.
+    args = [a for a in given if a != "--debug"]
+    _debug = _debug_from_env() or len(args) < len(given)
+    app(args=args, prog_name="dataspoc-ml")
 
 
 if __name__ == "__main__":

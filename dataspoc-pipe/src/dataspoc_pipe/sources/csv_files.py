@@ -12,7 +12,7 @@ from typing import Iterator
 from dataspoc_pipe.config import CsvSource
 from dataspoc_pipe.errors import SourceError, SourceNotFound
 
-BLOCK_SIZE = 8 << 20  # bytes per batch; larger blocks also make type inference see more rows
+BLOCK_SIZE = 2 << 20  # bytes per batch; Arrow reads ahead a few dozen blocks, so this bounds memory
 
 
 @dataclass(frozen=True)
