@@ -10,7 +10,10 @@ from typing import Callable, Optional
 
 from dataspoc_pipe.errors import SourceError
 
-ROW_GROUP_ROWS = 256_000
+# A row group closes at whichever comes first; large row groups compress faster and read
+# faster, the byte cap keeps wide tables from holding too much in memory.
+ROW_GROUP_ROWS = 1_000_000
+ROW_GROUP_BYTES = 96 << 20
 FILE_MAX_ROWS = 10_000_000
 COMPRESSION = "zstd"
 
@@ -30,12 +33,13 @@ class _Open:
     writer: object
     pending: list = field(default_factory=list)
     pending_rows: int = 0
+    pending_bytes: int = 0
 
 
 class PartitionedWriter:
     """Writes one table's batches for one run.
 
-    Batches are buffered into row groups of ROW_GROUP_ROWS, and a partition rolls to a new
+    Batches are buffered into row groups (ROW_GROUP_ROWS or ROW_GROUP_BYTES), and a partition rolls to a new
     file after FILE_MAX_ROWS, so memory stays bounded whatever the input size. Encoding and
     compression run on a background thread (Arrow releases the GIL), so parsing the next
     batches and writing the last ones overlap; the bounded queue keeps memory bounded too.
@@ -80,7 +84,8 @@ class PartitionedWriter:
             current = self._start(partition)
         current.pending.append(batch)
         current.pending_rows += batch.num_rows
-        if current.pending_rows >= ROW_GROUP_ROWS:
+        current.pending_bytes += batch.nbytes
+        if current.pending_rows >= ROW_GROUP_ROWS or current.pending_bytes >= ROW_GROUP_BYTES:
             self._flush(current)
         if current.file.rows >= FILE_MAX_ROWS:
             self._finish(key)
@@ -125,10 +130,11 @@ class PartitionedWriter:
             return
         table = pa.Table.from_batches(current.pending, schema=self.schema)
         writer = current.writer
-        self._submit(lambda: writer.write_table(table, row_group_size=ROW_GROUP_ROWS))
+        self._submit(lambda: writer.write_table(table, row_group_size=max(table.num_rows, 1)))
         current.file.rows += table.num_rows
         current.pending = []
         current.pending_rows = 0
+        current.pending_bytes = 0
 
     def _finish(self, key: tuple) -> None:
         current = self._open.pop(key)
