@@ -41,19 +41,22 @@ docs: sync ## Regenerate docs/cli-reference.md from the CLIs' --help
 docs-check: sync ## Fail when docs/cli-reference.md no longer matches the CLIs
 	$(PYTHON) docs/cli_reference.py --check
 
+RESULTS := $(CURDIR)/.test-results
+
 test-pipe test-lens test-ml: test-%: $(UV)
 	$(UV) sync --locked --quiet --project dataspoc-$*
-	cd dataspoc-$* && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider
+	cd dataspoc-$* && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider --junitxml=$(RESULTS)/$*.xml
 
 test-e2e: sync ## The end-to-end flow through the three installed CLIs, local and S3
-	cd examples && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider
+	cd examples && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider --junitxml=$(RESULTS)/e2e.xml
 
 test-fast: contract-check test-pipe test-lens test-ml ## Contract check and each package's tests
 
-test: contract-check test-pipe test-lens test-ml test-e2e docs-check ## Everything CI runs
+test: contract-check docs-check test-pipe test-lens test-ml test-e2e ## Everything CI runs
+	@$(PYTHON) .ci/summary.py $(RESULTS)/pipe.xml $(RESULTS)/lens.xml $(RESULTS)/ml.xml $(RESULTS)/e2e.xml
 
 bench: sync ## Ingest 5M CSV rows with dataspoc-pipe against DuckDB's own COPY (not part of test)
 	cd bench && $(UV) run --locked --no-sync python ingest_csv.py
 
 clean: ## Remove environments, the demo bucket and bench data
-	rm -rf .tools demo bench/.work */.venv
+	rm -rf .tools demo bench/.work */.venv .test-results

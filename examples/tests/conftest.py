@@ -61,16 +61,14 @@ def moto_endpoint():
     server.stop()
 
 
-@pytest.fixture(params=["local", "s3"])
-def bucket_url(request, tmp_path, monkeypatch):
-    if request.param == "local":
-        return str(tmp_path / "bucket")
-    endpoint = request.getfixturevalue("moto_endpoint")
+@pytest.fixture
+def s3_bucket_url(moto_endpoint, monkeypatch):
+    """A fresh bucket on moto's S3 server, with dummy credentials in the environment."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL": moto_endpoint,
     }.items():
         monkeypatch.setenv(key, value)
     import boto3
@@ -78,6 +76,13 @@ def bucket_url(request, tmp_path, monkeypatch):
     name = f"lake-{uuid.uuid4().hex[:10]}"
     boto3.client("s3").create_bucket(Bucket=name)
     return f"s3://{name}"
+
+
+@pytest.fixture(params=["local", "s3"])
+def bucket_url(request, tmp_path):
+    if request.param == "local":
+        return str(tmp_path / "bucket")
+    return request.getfixturevalue("s3_bucket_url")
 
 
 def read_json(bucket_url: str, rel: str):

@@ -24,7 +24,7 @@ def run_summary(log: RunLog) -> str:
     where = ", ".join(t.location for t in log.tables)
     return (
         f"{log.pipeline}: {log.rows_written:,} rows -> {where} "
-        f"({log.files_written} files, {size(log.bytes_written)}) in {log.duration_seconds:.1f} s, run {log.run_id}"
+        f"({log.files_written} file{'' if log.files_written == 1 else 's'}, {size(log.bytes_written)}) in {log.duration_seconds:.1f} s, run {log.run_id}"
     )
 
 
