@@ -75,3 +75,22 @@ def test_local_bucket_that_is_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(StorageError, match="is a file"):
         Bucket(str(tmp_path / "f")).check_reachable()
+
+
+def test_s3_lock_is_a_conditional_put_that_serialises_threads(s3_bucket):
+    bucket = Bucket(s3_bucket)
+    bucket.write_json("n.json", {"n": 0})
+
+    def bump():
+        for _ in range(5):
+            with bucket.lock("n.lock", owner="test", timeout=30):
+                n = bucket.read_json("n.json")["n"]
+                bucket.write_json("n.json", {"n": n + 1})
+
+    threads = [threading.Thread(target=bump) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bucket.read_json("n.json") == {"n": 15}
+    assert not bucket.exists("n.lock")

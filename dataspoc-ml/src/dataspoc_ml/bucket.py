@@ -239,9 +239,9 @@ class Bucket:
     def lock(self, rel: str, owner: str, timeout: float = 60.0) -> Iterator[None]:
         """Hold a lock object while a shared document is read-modified-written.
 
-        Local buckets use an exclusive create, which is atomic. Object stores get a
-        check-then-put, which is good enough for one scheduler per bucket; conditional
-        writes (If-None-Match) are where this grows for concurrent writers.
+        Local buckets use an exclusive create and S3 a conditional PUT, both atomic. Other
+        object stores get a check-then-put, good enough for one scheduler per bucket; their
+        own conditional writes (GCS generation match, Azure If-None-Match) belong here.
         A lock older than LOCK_STALE_SECONDS is taken to be left by a crash and broken.
         """
         body = json.dumps(
@@ -278,10 +278,29 @@ class Bucket:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)
             return True
-        existing = self.read_json(rel)
-        if existing is not None:
-            at = datetime.fromisoformat(existing.get("at", "1970-01-01T00:00:00+00:00"))
-            if (datetime.now(timezone.utc) - at).total_seconds() <= LOCK_STALE_SECONDS:
-                return False
+        if self.scheme == "s3":
+            # A conditional PUT (If-None-Match: *) is as atomic as the local exclusive create.
+            def create() -> bool:
+                try:
+                    self.fs.pipe_file(self.full(rel), body, mode="create")
+                    return True
+                except FileExistsError:
+                    return False
+
+            if retrying(create, f"take the lock {self.display(rel)}"):
+                return True
+            if self._lock_is_stale(rel):
+                self.delete(rel)
+            return False
+        if not self._lock_is_stale(rel):
+            return False
         self.write_bytes(rel, body)
         return True
+
+    def _lock_is_stale(self, rel: str) -> bool:
+        """True when no lock exists, or the one there is older than LOCK_STALE_SECONDS."""
+        existing = self.read_json(rel)
+        if existing is None:
+            return True
+        at = datetime.fromisoformat(existing.get("at", "1970-01-01T00:00:00+00:00"))
+        return (datetime.now(timezone.utc) - at).total_seconds() > LOCK_STALE_SECONDS
