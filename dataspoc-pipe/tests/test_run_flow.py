@@ -92,16 +92,62 @@ def test_rerun_is_idempotent_and_new_files_are_appended(pipe, bucket_url, tmp_pa
     assert sorted(read_table(bucket_url, table).column("order_id").to_pylist()) == list(range(150))
 
 
-def test_a_changed_file_is_read_again(pipe, tmp_path):
+def table_ids(bucket):
+    table = read_bucket_json(bucket, ".dataspoc/manifest.json")["tables"][0]
+    return sorted(read_table(bucket, table).column("order_id").to_pylist())
+
+
+def test_a_file_that_grew_gives_only_its_new_rows(pipe, tmp_path):
     bucket = str(tmp_path / "bucket")
     setup_project(pipe, bucket, tmp_path)
     assert pipe("run", "orders").code == ExitCode.OK
-    source = tmp_path / "data" / "orders-1.csv"
-    write_csv(source, orders(0, 121))
-    later = time.time() + 5
-    os.utime(source, (later, later))
+    with open(tmp_path / "data" / "orders-1.csv", "a", newline="") as handle:
+        csv.writer(handle).writerows(orders(120, 5))
     result = pipe("run", "orders", "--json")
-    assert result.json()[0]["rows_written"] == 121
+    assert result.code == ExitCode.OK, result.stderr
+    assert result.json()[0]["rows_written"] == 5
+    assert table_ids(bucket) == list(range(125))
+
+
+def test_a_touched_file_is_not_read_again(pipe, tmp_path):
+    setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
+    assert pipe("run", "orders").code == ExitCode.OK
+    later = time.time() + 60
+    os.utime(tmp_path / "data" / "orders-1.csv", (later, later))
+    assert pipe("run", "orders", "--json").json()[0]["status"] == "no_new_data"
+
+
+def test_a_rewritten_file_stops_the_run_unless_asked(pipe, tmp_path):
+    bucket = str(tmp_path / "bucket")
+    setup_project(pipe, bucket, tmp_path)
+    assert pipe("run", "orders").code == ExitCode.OK
+    write_csv(tmp_path / "data" / "orders-1.csv", orders(500, 120))
+    write_csv(tmp_path / "data" / "orders-2.csv", orders(1000, 3))
+
+    refused = pipe("run", "orders")
+    assert refused.code == ExitCode.DATA
+    assert "orders-1.csv" in refused.stderr and "--reread-changed" in refused.stderr
+    assert table_ids(bucket) == list(range(120))
+
+    accepted = pipe("run", "orders", "--reread-changed", "--json")
+    assert accepted.code == ExitCode.OK, accepted.stderr
+    assert accepted.json()[0]["rows_written"] == 123
+    assert table_ids(bucket) == list(range(120)) + list(range(500, 620)) + [1000, 1001, 1002]
+
+
+def test_moving_the_project_folder_reads_nothing_again(pipe, tmp_path):
+    bucket = str(tmp_path / "bucket")
+    project = tmp_path / "project"
+    project.mkdir()
+    write_csv(project / "data" / "orders-1.csv", orders(0, 10))
+    assert pipe("init", "--project", str(project / "dataspoc-pipe.yaml"), "--bucket", bucket).code == ExitCode.OK
+    pipe("add", "orders", "--path", "data/orders-*.csv", "--source", "shop", "--project", str(project / "dataspoc-pipe.yaml"))
+    assert pipe("run", "orders", "--project", str(project / "dataspoc-pipe.yaml")).code == ExitCode.OK
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    result = pipe("run", "orders", "--project", str(moved / "dataspoc-pipe.yaml"), "--json")
+    assert result.code == ExitCode.OK, result.stderr
+    assert result.json()[0]["status"] == "no_new_data"
 
 
 def test_status_and_logs(pipe, tmp_path):

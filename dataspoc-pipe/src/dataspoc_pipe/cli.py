@@ -164,14 +164,22 @@ def add(
 def run(
     names: Annotated[Optional[list[str]], typer.Argument(help="Pipelines to run.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every pipeline in the project.")] = False,
+    reread_changed: Annotated[
+        bool,
+        typer.Option(
+            "--reread-changed",
+            help="Ingest again, in full, source files rewritten since they were ingested (their rows are added again).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     project: ProjectOpt = None,
     bucket: BucketOpt = None,
 ) -> None:
     """Run pipelines: extract what is new, write Parquet, publish it to the catalog.
 
-    A rerun with nothing new writes nothing. On failure nothing is published and the exit
-    code says why, so cron can act on it.
+    A rerun with nothing new writes nothing; a file that grew is read from where the last run
+    stopped; a file rewritten otherwise stops the run unless --reread-changed. On failure
+    nothing is published and the exit code says why, so cron can act on it.
 
     Example: dataspoc-pipe run orders customers
     """
@@ -187,7 +195,7 @@ def run(
     for name, pipeline in pipelines.items():
         try:
             with render.run_progress(name) as progress:
-                log = runner.run(target, name, pipeline, project_file.parent, progress)
+                log = runner.run(target, name, pipeline, project_file.parent, progress, reread_changed=reread_changed)
             logs.append(log)
             console.say(render.run_summary(log))
         except PipeError as exc:

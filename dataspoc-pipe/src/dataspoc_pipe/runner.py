@@ -18,7 +18,7 @@ from dataspoc_pipe import __version__, catalog, runlog, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
 from dataspoc_pipe.contract import CONTRACT_VERSION
-from dataspoc_pipe.contract.models import FileBookmark, LoggedFile, LoggedTable, RunError, RunLog
+from dataspoc_pipe.contract.models import LoggedFile, LoggedTable, RunError, RunLog
 from dataspoc_pipe.errors import PipeError, SourceError
 from dataspoc_pipe.sources import csv_files
 from dataspoc_pipe.writer import PartitionedWriter
@@ -41,6 +41,7 @@ def run(
     project_dir: Path,
     progress: Optional[Progress] = None,
     now: Optional[datetime] = None,
+    reread_changed: bool = False,
 ) -> RunLog:
     progress = progress or Progress()
     started = now or datetime.now(timezone.utc)
@@ -54,8 +55,8 @@ def run(
     try:
         files = csv_files.discover(pipeline.source, project_dir)
         seen = (previous.bookmarks.files or {}) if previous else {}
-        new = [f for f in files if _changed(f, seen.get(f.key))]
-        if not new:
+        work = csv_files.plan(files, seen, reread_changed)
+        if not work:
             log = _log(run_id, name, "no_new_data", started, clock, [], None)
             runlog.save(bucket, log)
             return log
@@ -65,14 +66,14 @@ def run(
         with bucket.staging_dir(run_id) as staging:
             writer = PartitionedWriter(staging, target.location, run_id)
             try:
-                for file in new:
-                    progress.on_file(file.path.name)
-                    for batch in csv_files.read(pipeline.source, file):
+                for item in work:
+                    progress.on_file(item.file.path.name)
+                    for batch in csv_files.read(pipeline.source, item):
                         if batch.num_rows and "dt" in batch.schema.names:
                             raise SourceError(
-                                f"{file.path}: column 'dt' is reserved for the date partition; rename it in the source"
+                                f"{item.file.path}: column 'dt' is reserved for the date partition; rename it in the source"
                             )
-                        writer.write(batch, partition, str(file.path))
+                        writer.write(batch, partition, str(item.file.path))
                         progress.on_rows(batch.num_rows)
                 written = writer.close()
             except BaseException:
@@ -86,7 +87,7 @@ def run(
             rows=sum(f.rows for f in written),
             files=[LoggedFile(path=f.rel_path, rows=f.rows, bytes=f.bytes, partition=f.partition) for f in written],
         )
-        bookmarks = {f.key: FileBookmark(size=f.size, modified=f.modified, run_id=run_id) for f in new}
+        bookmarks = {item.file.key: csv_files.bookmark(item.file, run_id) for item in work}
         state.save(bucket, state.with_files(previous, name, run_id, bookmarks))  # 2. state
         log = _log(run_id, name, "success", started, clock, [logged], None)
         runlog.save(bucket, log)  # 3. run log
@@ -99,10 +100,6 @@ def run(
     except KeyboardInterrupt:
         _record_failure(bucket, run_id, name, started, clock, KeyboardInterrupt("interrupted"))
         raise
-
-
-def _changed(file: csv_files.SourceFile, bookmark: Optional[FileBookmark]) -> bool:
-    return bookmark is None or bookmark.size != file.size or bookmark.modified != file.modified
 
 
 def _publish(bucket: Bucket, pipeline: Pipeline, logged: LoggedTable, columns, run_id: str, at: datetime) -> None:

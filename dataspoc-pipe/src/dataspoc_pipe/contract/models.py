@@ -113,6 +113,7 @@ class Manifest(Versioned):
 class FileBookmark(Doc):
     size: Count
     modified: AwareDatetime
+    fingerprint: Optional[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = None
     run_id: RunId
 
 

@@ -1,26 +1,45 @@
-"""CSV files: a path or glob on the local disk, streamed in Arrow record batches."""
+"""CSV files: a path or glob on the local disk, streamed in Arrow record batches.
+
+A file is ingested once. When it later grows and the bytes already ingested are unchanged (a
+log that is appended to), only the new bytes are read. A file rewritten any other way is
+refused, because reading it again would duplicate the rows it gave before, unless the user
+asks for that explicitly.
+"""
 
 from __future__ import annotations
 
+import csv
 import glob
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Literal, Optional
 
 from dataspoc_pipe.config import CsvSource
+from dataspoc_pipe.contract.models import FileBookmark
 from dataspoc_pipe.errors import SourceError, SourceNotFound
 
 BLOCK_SIZE = 2 << 20  # bytes per batch; Arrow reads ahead a few dozen blocks, so this bounds memory
+EDGE = 4096  # bytes hashed at each end of the ingested part of a file
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    key: str  # as the bookmark names it: the path as configured, resolved to absolute
+    key: str  # how the bookmark names it: relative to the project folder when inside it
     path: Path
     size: int
     modified: datetime
+
+
+@dataclass(frozen=True)
+class Work:
+    """What to read of one file in this run."""
+
+    file: SourceFile
+    offset: int  # 0 for a new file; the bytes already ingested for a file that grew
+    kind: Literal["new", "grown", "reread"]
 
 
 def discover(source: CsvSource, base: Path) -> list[SourceFile]:
@@ -31,34 +50,93 @@ def discover(source: CsvSource, base: Path) -> list[SourceFile]:
         raise SourceNotFound(f"no file matches {pattern}; check source.path or the file's arrival")
     files = []
     for match in matches:
-        stat = Path(match).stat()
-        files.append(
-            SourceFile(
-                key=str(Path(match).resolve()),
-                path=Path(match),
-                size=stat.st_size,
-                modified=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(microsecond=0),
-            )
-        )
+        path = Path(match).resolve()
+        stat = path.stat()
+        try:
+            key = str(path.relative_to(base.resolve()))
+        except ValueError:
+            key = str(path)
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(microsecond=0)
+        files.append(SourceFile(key=key, path=path, size=stat.st_size, modified=modified))
     return files
 
 
-def read(source: CsvSource, file: SourceFile) -> Iterator:
-    """Yield the file's rows as pyarrow RecordBatches; raise SourceError naming the file."""
+def fingerprint(path: Path, size: int) -> str:
+    """sha256 of the first and the last EDGE bytes of the file's first `size` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(min(EDGE, size)))
+        if size > EDGE:
+            handle.seek(max(EDGE, size - EDGE))
+            digest.update(handle.read(size - max(EDGE, size - EDGE)))
+    digest.update(str(size).encode())
+    return digest.hexdigest()
+
+
+def _ends_a_line(path: Path, size: int) -> bool:
+    if size == 0:
+        return False
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        return handle.read(1) in (b"\n", b"\r")
+
+
+def plan(files: list[SourceFile], seen: dict[str, FileBookmark], reread_changed: bool) -> list[Work]:
+    """The files, or the parts of files, this run must read; SourceError for rewritten files."""
+    work, rewritten = [], []
+    for file in files:
+        mark = seen.get(file.key)
+        if mark is None:
+            work.append(Work(file, 0, "new"))
+            continue
+        same_bytes = mark.fingerprint is not None and file.size >= mark.size and fingerprint(file.path, mark.size) == mark.fingerprint
+        if file.size == mark.size and (same_bytes or (mark.fingerprint is None and file.modified == mark.modified)):
+            continue  # unchanged, or only touched
+        if same_bytes and file.size > mark.size and _ends_a_line(file.path, mark.size):
+            work.append(Work(file, mark.size, "grown"))
+        elif reread_changed:
+            work.append(Work(file, 0, "reread"))
+        else:
+            rewritten.append(f"{file.key} (run {mark.run_id} ingested {mark.size:,} bytes, now {file.size:,})")
+    if rewritten:
+        raise SourceError(
+            f"files changed after they were ingested, not by appending: {'; '.join(rewritten)}; "
+            "reading them again would duplicate their rows. Put new rows in new files, or pass "
+            "--reread-changed to ingest these files again in full"
+        )
+    return work
+
+
+def bookmark(file: SourceFile, run_id: str) -> FileBookmark:
+    return FileBookmark(size=file.size, modified=file.modified, fingerprint=fingerprint(file.path, file.size), run_id=run_id)
+
+
+def _header(source: CsvSource, path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        return next(csv.reader(handle, delimiter=source.delimiter), [])
+
+
+def read(source: CsvSource, work: Work) -> Iterator:
+    """Yield the rows to ingest as pyarrow RecordBatches; raise SourceError naming the file."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
+    file = work.file
     parse_options = pacsv.ParseOptions(delimiter=source.delimiter)
+    column_names = _header(source, file.path) if work.offset else None
+
+    def open_reader(convert=None):
+        handle = open(file.path, "rb")
+        handle.seek(work.offset)
+        options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True, column_names=column_names)
+        return pacsv.open_csv(handle, read_options=options, parse_options=parse_options, convert_options=convert)
+
     try:
-        reader = pacsv.open_csv(file.path, read_options=read_options, parse_options=parse_options)
+        reader = open_reader()
         null_columns = [f.name for f in reader.schema if pa.types.is_null(f.type)]
         if null_columns:
             # A column empty in the first block has no type yet: read it as text.
-            convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in null_columns})
-            reader = pacsv.open_csv(
-                file.path, read_options=read_options, parse_options=parse_options, convert_options=convert
-            )
+            reader = open_reader(pacsv.ConvertOptions(column_types={name: pa.string() for name in null_columns}))
         for batch in reader:
             yield batch
     except pa.ArrowInvalid as exc:
