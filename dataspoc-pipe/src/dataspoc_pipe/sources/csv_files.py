@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -111,6 +112,31 @@ def bookmark(file: SourceFile, run_id: str) -> FileBookmark:
     return FileBookmark(size=file.size, modified=file.modified, fingerprint=fingerprint(file.path, file.size), run_id=run_id)
 
 
+class _Slice(io.RawIOBase):
+    """Bytes [start, end) of a file: a run reads exactly the bytes its bookmark will record,
+    even while another process keeps appending to the file."""
+
+    def __init__(self, path: Path, start: int, end: int):
+        self._file = open(path, "rb")
+        self._file.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        wanted = min(len(buffer), self._left)
+        if wanted <= 0:
+            return 0
+        got = self._file.readinto(memoryview(buffer)[:wanted]) or 0
+        self._left -= got
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
 def _header(source: CsvSource, path: Path) -> list[str]:
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         return next(csv.reader(handle, delimiter=source.delimiter), [])
@@ -126,8 +152,7 @@ def read(source: CsvSource, work: Work) -> Iterator:
     column_names = _header(source, file.path) if work.offset else None
 
     def open_reader(convert=None):
-        handle = open(file.path, "rb")
-        handle.seek(work.offset)
+        handle = io.BufferedReader(_Slice(file.path, work.offset, file.size), buffer_size=BLOCK_SIZE)
         options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True, column_names=column_names)
         return pacsv.open_csv(handle, read_options=options, parse_options=parse_options, convert_options=convert)
 
