@@ -69,6 +69,9 @@ def test_bad_urls():
         Bucket("hdfs://lake")
     with pytest.raises(StorageError, match="credentials"):
         Bucket("s3://key:secret@lake")
+    with pytest.raises(MissingBackend) as info:
+        Bucket("ftp://key:secret@lake/x")
+    assert "secret" not in str(info.value) and "ftp://lake/x" in str(info.value)
 
 
 def test_local_bucket_that_is_a_file(tmp_path):

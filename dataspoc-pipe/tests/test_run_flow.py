@@ -204,3 +204,17 @@ def test_type_drift_between_files_is_widened_or_refused(pipe, tmp_path):
     assert result.code == ExitCode.DATA
     assert "orders-2.csv" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "bucket" / "raw").exists() or not any((tmp_path / "bucket" / "raw").rglob("*.parquet"))
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(pipe, tmp_path):
+    import subprocess
+
+    from conftest import PIPE
+
+    setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
+    assert pipe("run", "orders").code == ExitCode.OK
+    producer = subprocess.Popen([str(PIPE), "manifest"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    producer.stdout.close()  # the reader is gone before anything is written, like `| head` that finished
+    stderr = producer.stderr.read().decode()
+    assert producer.wait(timeout=60) == ExitCode.OK, stderr
+    assert stderr == ""

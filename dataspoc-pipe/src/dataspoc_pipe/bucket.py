@@ -84,7 +84,8 @@ class Bucket:
                 raise StorageError("bucket URLs must not carry credentials; use environment variables or IAM")
         else:
             known = ", ".join(["a local path", "file://"] + [f"{s}://" for s in BACKENDS])
-            raise MissingBackend(f"unknown bucket scheme '{scheme}://' in {url}; use {known}")
+            shown = f"{scheme}://{parts.hostname or ''}{parts.path}"  # never echo user:password@
+            raise MissingBackend(f"unknown bucket scheme '{scheme}://' in {shown}; use {known}")
         self._fs = None
 
     @property
@@ -271,8 +272,11 @@ class Bucket:
             try:
                 fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                if time.time() - target.stat().st_mtime > LOCK_STALE_SECONDS:
-                    target.unlink(missing_ok=True)
+                try:
+                    if time.time() - target.stat().st_mtime > LOCK_STALE_SECONDS:
+                        target.unlink(missing_ok=True)
+                except FileNotFoundError:
+                    pass  # released meanwhile: the next try may take it
                 return False
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)

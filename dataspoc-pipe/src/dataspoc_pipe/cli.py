@@ -53,6 +53,11 @@ def command(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:
+            # The reader of stdout went away (`| head`): not an error. Point stdout at devnull
+            # so the interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(int(ExitCode.OK)) from None
         except PipeError as exc:
             _report(str(exc))
             raise typer.Exit(int(exc.exit_code)) from None
