@@ -5,7 +5,7 @@ import pytest
 
 from dataspoc_lens import catalog, engine
 from dataspoc_lens.bucket import Bucket
-from dataspoc_lens.errors import AmbiguousTable, ContractError, QueryError, UnknownTable
+from dataspoc_lens.errors import AmbiguousTable, ContractError, ExitCode, QueryError, UnknownTable, UnreadableTable
 from lake import orders, shop
 
 
@@ -105,8 +105,33 @@ def test_unreadable_table_does_not_break_the_others(local_lake, duckdb_extension
     con = engine.connect(found, extension_directory=duckdb_extensions)
     result, _ = engine.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
     assert result.to_pylist() == [{"n": 5}]
-    with pytest.raises(Exception, match="raw.crm.customers cannot be read"):
-        engine.run(con, "SELECT * FROM raw.crm.customers", None)
+    gone = f"the manifest lists {local_lake.root}/{customers_file}, which is gone"
+    for sql in (
+        "SELECT * FROM raw.crm.customers",
+        "SELECT count(*) FROM raw.crm.customers",  # must not answer 1 (or 0)
+        "SELECT country FROM raw.crm.customers WHERE country = 'BR'",  # a real column: no "column not found"
+        "SELECT count(*) FROM customers WHERE customer_id > 0",  # through the alias too
+    ):
+        with pytest.raises(UnreadableTable) as caught:
+            engine.run(con, sql, None)
+        message = str(caught.value)
+        assert message.startswith("table raw.crm.customers cannot be read: ") and gone in message, sql
+        assert "\n" not in message and caught.value.exit_code == ExitCode.DATA
+    # the unreadable view still has the manifest's columns, typed like the empty-table view
+    described = con.sql("DESCRIBE raw.crm.customers").fetchall()
+    assert [(r[0], r[1]) for r in described] == [("customer_id", "BIGINT"), ("country", "VARCHAR"), ("dt", "DATE")]
+
+
+def test_corrupt_file_makes_its_table_fail_with_the_reason(local_lake, duckdb_extensions):
+    shop(local_lake)
+    customers_file = local_lake.tables[1]["partitions"][0]["files"][0]["path"]
+    local_lake.put(customers_file, b"not parquet at all")
+    con = engine.connect(catalog.load(Bucket(local_lake.url)), extension_directory=duckdb_extensions)
+    with pytest.raises(UnreadableTable, match="table raw.crm.customers cannot be read: ") as caught:
+        engine.run(con, "SELECT count(*) FROM raw.crm.customers", None)
+    assert "which is gone" not in str(caught.value)
+    result, _ = engine.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
+    assert result.to_pylist() == [{"n": 5}]
 
 
 def test_union_by_name_across_schema_change(local_lake, duckdb_extensions):

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 
 import pyarrow as pa
 import pytest
@@ -45,8 +46,26 @@ def test_catalog_table_for_people(lens, bucket):
 
 
 def test_bucket_from_environment_then_default(lens, bucket, tmp_path):
-    # the default is ./bucket; the tests run in tmp_path, where the lake lives
-    assert "raw.shop.orders" in lens("catalog", "--json").stdout
+    from lake import Lake
+
+    other = Lake.local(tmp_path / "elsewhere")
+    other.add("raw", "hr", "people", {"2026-11-22": orders(1)})
+    other.manifest()
+
+    def names(**env: str) -> set[str]:
+        result = lens("catalog", "--json", env=env)
+        assert result.code == ExitCode.OK, result.stderr
+        return {r["name"] for r in json.loads(result.stdout)}
+
+    # $DATASPOC_BUCKET wins over the default ./bucket ...
+    assert names(DATASPOC_BUCKET=other.url) == {"raw.hr.people"}
+    # ... --bucket wins over $DATASPOC_BUCKET ...
+    result = lens("catalog", "--json", "--bucket", bucket, env={"DATASPOC_BUCKET": other.url})
+    assert "raw.hr.people" not in result.stdout and "raw.shop.orders" in result.stdout
+    # ... and without either, ./bucket (the tests run in tmp_path, where the shop lake lives)
+    assert bucket == str(tmp_path / "bucket")
+    assert "DATASPOC_BUCKET" not in os.environ
+    assert names() == {"raw.shop.orders", "raw.crm.customers", "gold.sales.orders", "curated.crm.events"}
 
 
 def test_missing_manifest_is_friendly(lens, tmp_path):
@@ -148,3 +167,86 @@ def test_broken_manifest_names_the_problem(lens, local_lake):
     result = lens("catalog", "--bucket", local_lake.url)
     assert result.code == ExitCode.DATA
     assert "row_count" in one_line_error(result.stderr)
+
+
+def test_deleted_parquet_file_fails_its_table_only(lens, local_lake, tmp_path):
+    shop(local_lake)
+    customers_file = local_lake.tables[1]["partitions"][0]["files"][0]["path"]
+    (tmp_path / "bucket" / customers_file).unlink()
+    for sql in ("select count(*) from raw.crm.customers", "select * from customers where country = 'BR'"):
+        result = lens("query", sql, "--bucket", local_lake.url, "-f", "csv")
+        assert result.code == ExitCode.DATA, result
+        assert result.stdout == ""
+        line = one_line_error(result.stderr)
+        assert line.startswith("error: table raw.crm.customers cannot be read: ")
+        assert f"the manifest lists {local_lake.url}/{customers_file}, which is gone" in line
+    result = lens("query", "select count(*) AS n from raw.shop.orders", "--bucket", local_lake.url, "-f", "csv")
+    assert result.code == ExitCode.OK, result.stderr
+    assert result.stdout == "n\n5\n"
+
+
+def test_corrupt_manifest_is_a_data_error_naming_the_file(lens, local_lake):
+    shop(local_lake)
+    local_lake.put(".dataspoc/manifest.json", b'{"contract_version": "1.0", "tables": [')
+    for args in (("catalog",), ("query", "SELECT 1")):
+        result = lens(*args, "--bucket", local_lake.url)
+        assert result.code == ExitCode.DATA, result
+        line = one_line_error(result.stderr)
+        assert f"{local_lake.url}/.dataspoc/manifest.json is not valid JSON" in line
+        assert "restore it" in line
+
+
+def test_unknown_scheme_does_not_echo_credentials(lens):
+    result = lens("catalog", "--bucket", "ftp://alice:s3cr3t@example.com/lake")
+    assert result.code == ExitCode.USAGE
+    line = one_line_error(result.stderr)
+    assert "unknown bucket scheme 'ftp://'" in line and "ftp://example.com/lake" in line
+    assert "s3cr3t" not in result.stderr and "alice" not in result.stderr
+
+
+def test_closed_pipe_ends_quietly(bucket):
+    import subprocess
+
+    from conftest import LENS
+
+    sql = "select range AS i, range * 1.5 AS x, 'abc' AS s from range(200000)"
+    proc = subprocess.Popen(
+        [str(LENS), "query", sql, "--bucket", bucket, "-f", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = [proc.stdout.readline() for _ in range(2)]  # what `| head -2` reads
+    proc.stdout.close()  # ... before the command has written everything
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == ExitCode.OK, stderr
+    assert head == [b"i,x,s\n", b"0,0.0,abc\n"]
+    assert stderr == ""
+
+
+def test_json_streams_across_batches_and_cuts_at_max_rows(lens, bucket):
+    result = lens("query", "SELECT range AS i FROM range(25000)", "--bucket", bucket, "-f", "json", "--max-rows", "20005")
+    assert result.code == ExitCode.OK, result.stderr
+    assert json.loads(result.stdout) == [{"i": i} for i in range(20005)]  # more than one batch
+    assert "showing the first 20005 rows" in result.stderr
+    result = lens("query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "-f", "csv", "--max-rows", "10000")
+    assert result.stdout.splitlines() == ["i"] + [str(i) for i in range(10000)]
+    assert "showing the first 10000 rows" in result.stderr
+    result = lens("query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "-f", "csv", "--max-rows", "20000")
+    assert len(result.stdout.splitlines()) == 20001 and result.stderr == ""
+
+
+def test_streamed_json_is_the_same_document(lens, bucket):
+    result = lens("query", "SELECT order_id, amount FROM raw.shop.orders WHERE order_id <= 2 ORDER BY 1", "--bucket", bucket, "-f", "json")
+    expected = [{"order_id": 1, "amount": 10.5}, {"order_id": 2, "amount": 21.0}]
+    assert result.stdout == json.dumps(expected, indent=2) + "\n"
+    result = lens("query", "SELECT 1 AS a WHERE false", "--bucket", bucket, "-f", "json")
+    assert result.code == ExitCode.OK and result.stdout == "[]\n"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_failure_while_streaming_is_one_line(lens, bucket, fmt):
+    sql = "SELECT CASE WHEN range < 15000 THEN range::VARCHAR ELSE 'abc' END::INTEGER AS x FROM range(20000)"
+    result = lens("query", sql, "--bucket", bucket, "-f", fmt)
+    assert result.code == ExitCode.DATA
+    line = one_line_error(result.stderr)
+    assert "query failed" in line and "abc" in line

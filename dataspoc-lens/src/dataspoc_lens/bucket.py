@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from dataspoc_lens.errors import BucketUnreachable, MissingBackend, StorageError
+from dataspoc_lens.errors import BucketUnreachable, ContractError, MissingBackend, StorageError
 
 T = TypeVar("T")
 
@@ -63,6 +63,17 @@ def _as_storage_error(exc: BaseException, what: str) -> Exception:
     return StorageError(f"storage error while trying to {what}: {reason}")
 
 
+def _without_userinfo(url: str) -> str:
+    """The URL with any user:password@ removed, safe to show in a message."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "the given URL"
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
 class Bucket:
     """One bucket, addressed by URL. Cheap to create; the backend is imported on first use."""
 
@@ -81,7 +92,7 @@ class Bucket:
                 raise StorageError("bucket URLs must not carry credentials; use environment variables or IAM")
         else:
             known = ", ".join(["a local path", "file://"] + [f"{s}://" for s in BACKENDS])
-            raise MissingBackend(f"unknown bucket scheme '{scheme}://' in {url}; use {known}")
+            raise MissingBackend(f"unknown bucket scheme '{scheme}://' in {_without_userinfo(url)}; use {known}")
         self._fs = None
 
     @property
@@ -143,7 +154,10 @@ class Bucket:
         try:
             return json.loads(data)
         except ValueError as exc:
-            raise StorageError(f"{self.display(rel)} is not valid JSON ({exc}); restore it from a backup") from None
+            # The bucket answered; the document itself is broken: a data problem, not a retryable one.
+            raise ContractError(
+                f"{self.display(rel)} is not valid JSON ({exc}); restore it from a backup"
+            ) from None
 
     def list(self, rel: str) -> list[str]:
         """Bucket-relative paths of the objects directly under a prefix ([] when absent)."""

@@ -72,6 +72,11 @@ def _reporting_errors(fn: Callable) -> Callable:
         except LensError as exc:
             _report(_one_line(str(exc)))
             raise typer.Exit(int(exc.exit_code)) from None
+        except BrokenPipeError:
+            # The reader went away (`| head`): not an error. Point stdout at devnull so the
+            # interpreter's flush at exit does not raise again, and leave quietly.
+            _silence_stdout()
+            raise typer.Exit(int(ExitCode.OK)) from None
         except KeyboardInterrupt:
             _report("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
@@ -80,6 +85,15 @@ def _reporting_errors(fn: Callable) -> Callable:
             raise typer.Exit(int(ExitCode.DATA)) from None
 
     return run_reporting_errors
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def command(**settings) -> Callable[[Callable], Callable]:
@@ -178,12 +192,19 @@ def query(
         say(NO_TABLES)
     con = engine.connect(found)
     try:
-        result, cut = engine.run(con, sql, limit or None)
+        if fmt is Format.table:  # capped by --max-rows (100 by default): fine to hold in memory
+            result, cut = engine.run(con, sql, limit or None)
+            if result is None:
+                return
+            render.arrow(result, fmt.value)
+        else:  # csv and json stream: each batch is written as it arrives
+            rows = engine.stream(con, sql, limit or None)
+            if rows is None:
+                return
+            render.batches(rows.names, rows.batches(), fmt.value)
+            cut = rows.cut
     finally:
         con.close()
-    if result is None:
-        return
-    render.arrow(result, fmt.value)
     if cut:
         say(f"showing the first {limit} rows; use --max-rows N (0 for all) to see more")
 

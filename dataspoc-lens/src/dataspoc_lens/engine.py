@@ -10,11 +10,12 @@ crashed run left behind stay invisible. Remote buckets are reached through fsspe
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
 
 from dataspoc_lens.catalog import Catalog
 from dataspoc_lens.contract.models import Table
-from dataspoc_lens.errors import BucketUnreachable, QueryError, QueryFailed, StorageError, UnknownTable
+from dataspoc_lens.errors import BucketUnreachable, QueryError, QueryFailed, StorageError, UnknownTable, UnreadableTable
 
 if TYPE_CHECKING:
     import duckdb
@@ -80,12 +81,18 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _columns(table: Table) -> list[tuple[str, str]]:
+    """The manifest's columns (plus partition keys) as (name, DuckDB type) pairs."""
+    columns = [(c.name, duckdb_type(c.type)) for c in table.columns]
+    names = {c.name for c in table.columns}
+    columns += [(p, "DATE" if p == "dt" else "VARCHAR") for p in table.partition_by if p not in names]
+    return columns
+
+
 def _view_sql(table: Table, catalog: Catalog) -> str:
     files = table.files
     if not files:
-        columns = [(c.name, duckdb_type(c.type)) for c in table.columns]
-        names = {c.name for c in table.columns}
-        columns += [(p, "DATE" if p == "dt" else "VARCHAR") for p in table.partition_by if p not in names]
+        columns = _columns(table)
         if not columns:
             return "SELECT NULL WHERE false"
         select = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in columns)
@@ -94,6 +101,34 @@ def _view_sql(table: Table, catalog: Catalog) -> str:
     paths = ", ".join(literal(bucket.full(f.path) if bucket.is_local else bucket.display(f.path)) for f in files)
     hive = "true" if table.partition_by else "false"
     return f"SELECT * FROM read_parquet([{paths}], hive_partitioning={hive}, union_by_name=true)"
+
+
+def _unreadable_view_sql(table: Table, reason: str) -> str:
+    """A view with the table's columns that raises `reason` whenever it is read.
+
+    Every column and the WHERE clause call error(), so neither count(*) (which prunes the
+    columns) nor a filter on a column (which could fold a NULL constant to false) can return
+    rows or an empty result without raising.
+    """
+    fail = f"error({literal(reason)})"
+    columns = _columns(table) or [("unreadable", "VARCHAR")]
+    select = ", ".join(f"CAST({fail} AS {kind}) AS {ident(name)}" for name, kind in columns)
+    return f"SELECT {select} FROM range(1) WHERE {fail} IS NULL"
+
+
+def _unreadable_reason(table: Table, catalog: Catalog, problem: str) -> str:
+    bucket = catalog.bucket
+    try:
+        gone = [f.path for f in table.files if not bucket.exists(f.path)]
+    except Exception:  # noqa: BLE001 - the original problem is the better message
+        gone = []
+    if gone:
+        more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
+        return (
+            f"table {table.qualified} cannot be read: the manifest lists {bucket.display(gone[0])}{more}, "
+            "which is gone; restore the file or re-run the pipeline that writes the table"
+        )
+    return f"table {table.qualified} cannot be read: {problem}"
 
 
 def connect(catalog: Catalog, extension_directory: str | None = None) -> "duckdb.DuckDBPyConnection":
@@ -129,8 +164,8 @@ def mount(con: "duckdb.DuckDBPyConnection", catalog: Catalog) -> None:
             problem = translate(exc)
             if isinstance(problem, BucketUnreachable):
                 raise problem from exc
-            reason = f"table {table.qualified} cannot be read: {problem}"
-            con.execute(f"CREATE VIEW {view} AS SELECT error({literal(reason)})::VARCHAR AS unreadable")
+            reason = _unreadable_reason(table, catalog, _one_line(str(exc)))
+            con.execute(f"CREATE VIEW {view} AS {_unreadable_view_sql(table, reason)}")
     for name, table in catalog.aliases.items():
         if name in layers:
             continue  # `FROM raw` would be ambiguous with the database named raw
@@ -150,6 +185,7 @@ def _one_line(message: str) -> str:
 
 
 TABLE_MISSING = re.compile(r"(Table|Catalog|Schema) with name (\S+) does not exist", re.I)
+UNREADABLE = re.compile(r"table \S+ cannot be read: .*")
 
 
 def translate(exc: Exception) -> Exception:
@@ -157,6 +193,8 @@ def translate(exc: Exception) -> Exception:
     import duckdb
 
     message = _one_line(str(exc))
+    if isinstance(exc, duckdb.InvalidInputException) and (m := UNREADABLE.search(message)):
+        return UnreadableTable(m.group(0))
     if isinstance(exc, duckdb.CatalogException) and TABLE_MISSING.search(message):
         return UnknownTable(f"{message}; run `dataspoc-lens catalog` to list the tables")
     if isinstance(exc, (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)):
@@ -188,6 +226,95 @@ def run(con: "duckdb.DuckDBPyConnection", sql: str, max_rows: int | None) -> tup
     if result.num_rows > max_rows:
         return result.slice(0, max_rows), True
     return result, False
+
+
+BATCH_ROWS = 10_000
+
+
+@dataclass
+class Stream:
+    """A query's result as it arrives: column names, then record batches (read them once).
+
+    `cut` turns true once the batches stop early because of max_rows.
+    """
+
+    names: list[str]
+    _reader: Any = field(repr=False)
+    _max_rows: int | None = None
+    cut: bool = False
+
+    def batches(self) -> Iterator["pyarrow.RecordBatch"]:
+        import duckdb
+
+        seen = 0
+        while True:
+            try:
+                batch = self._reader.read_next_batch()
+            except StopIteration:
+                return
+            except duckdb.Error as exc:
+                raise translate(exc) from exc
+            except OSError as exc:  # Arrow's reader re-raises DuckDB's errors as OSError
+                raise translate(_as_duckdb_error(exc)) from exc
+            if self._max_rows is not None and seen + batch.num_rows > self._max_rows:
+                self.cut = True
+                if self._max_rows > seen:
+                    yield batch.slice(0, self._max_rows - seen)
+                return
+            seen += batch.num_rows
+            yield batch
+
+
+# The prefix of DuckDB's message -> its exception class, to classify errors Arrow passed on.
+ERROR_PREFIXES = {
+    "IO Error": "IOException",
+    "HTTP Error": "HTTPException",
+    "Invalid Input Error": "InvalidInputException",
+    "Conversion Error": "ConversionException",
+    "Out of Range Error": "OutOfRangeException",
+    "Binder Error": "BinderException",
+    "Catalog Error": "CatalogException",
+    "Parser Error": "ParserException",
+}
+
+
+def _as_duckdb_error(exc: OSError) -> Exception:
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return exc
+    import duckdb
+
+    message = str(exc)
+    for prefix, name in ERROR_PREFIXES.items():
+        if message.startswith(prefix):
+            return getattr(duckdb, name, duckdb.Error)(message)
+    return duckdb.Error(message)
+
+
+def stream(con: "duckdb.DuckDBPyConnection", sql: str, max_rows: int | None) -> Stream | None:
+    """Run SQL; its result as a Stream of record batches (None for statements without one).
+
+    Nothing is materialised: keep `con` open until the batches have been read.
+    """
+    import duckdb
+
+    if not sql.strip():
+        raise QueryError("the SQL is empty")
+    try:
+        relation = con.sql(sql)
+        if relation is None:
+            return None
+        if max_rows is not None:
+            relation = relation.limit(max_rows + 1)
+        reader = _batch_reader(relation)
+        return Stream(list(reader.schema.names), reader, max_rows)
+    except duckdb.Error as exc:
+        raise translate(exc) from exc
+
+
+def _batch_reader(relation: Any) -> "pyarrow.RecordBatchReader":
+    # DuckDB 2.0 has to_arrow_reader(); older releases call it fetch_record_batch().
+    method = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+    return method(BATCH_ROWS)
 
 
 def _arrow(relation: Any) -> "pyarrow.Table":

@@ -56,6 +56,10 @@ class QueryFailed(LensError):
     """The SQL was fine but failed while running (a bad cast, bad data)."""
 
 
+class UnreadableTable(LensError):
+    """A table's files cannot be read (gone, corrupt): the other tables still work."""
+
+
 class ContractError(LensError):
     """A document in the bucket breaks the contract or has an unknown major version."""
 

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import sys
+import textwrap
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -77,6 +78,34 @@ def records(names: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> No
         width = None if sys.stdout.isatty() else 10_000
         Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width).print(table)
     sys.stdout.flush()
+
+
+def batches(names: Sequence[str], parts: Iterable["pyarrow.RecordBatch"], fmt: str) -> None:
+    """Write record batches to stdout as CSV or JSON one batch at a time, as they arrive.
+
+    The output is the same as `records` would write for all the rows at once.
+    """
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(names)
+        for part in parts:
+            writer.writerows([cell(v) for v in row] for row in _rows(part))
+    elif fmt == "json":
+        first = True
+        for part in parts:
+            for row in _rows(part):
+                document = json.dumps({n: plain(v) for n, v in zip(names, row)}, ensure_ascii=False, indent=2)
+                sys.stdout.write(("[\n" if first else ",\n") + textwrap.indent(document, "  "))
+                first = False
+        sys.stdout.write("[]\n" if first else "\n]\n")
+    else:
+        raise ValueError(f"cannot stream the {fmt} format")
+    sys.stdout.flush()
+
+
+def _rows(part: "pyarrow.RecordBatch") -> Iterable[tuple]:
+    columns = [part.column(i).to_pylist() for i in range(part.num_columns)]
+    return zip(*columns) if columns else []
 
 
 def arrow(result: "pyarrow.Table", fmt: str) -> None:
