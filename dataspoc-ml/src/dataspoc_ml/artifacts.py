@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from dataspoc_ml import console
 from dataspoc_ml.bucket import Bucket
 from dataspoc_ml.contract import MODELS_DIR, model_dir
 from dataspoc_ml.contract.models import Features, Metrics, dump, parse
@@ -97,4 +98,15 @@ def load(bucket: Bucket, name: str) -> tuple[Any, ModelInfo]:
 
 
 def all_models(bucket: Bucket) -> list[ModelInfo]:
-    return [info(bucket, name) for name in model_names(bucket)]
+    """Every finished model; one whose features.json or metrics.json is broken is skipped with a warning."""
+    if not bucket.is_local:
+        bucket.check_reachable()  # a missing bucket must not look like one without models
+    models = []
+    for name in model_names(bucket):
+        try:
+            models.append(info(bucket, name))
+        except UnknownModel:
+            console.warn(f"skipping model '{name}': {bucket.display(features_path(name))} is missing; retrain it")
+        except ContractError as exc:
+            console.warn(f"skipping model '{name}': {exc}")
+    return models

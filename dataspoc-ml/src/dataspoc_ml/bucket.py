@@ -64,6 +64,8 @@ def _as_storage_error(exc: BaseException, what: str) -> Exception:
         return exc
     if isinstance(exc, FileNotFoundError):
         return exc
+    if type(exc).__module__.startswith("pyarrow") and not isinstance(exc, OSError):
+        return exc  # ArrowInvalid & co: bad data, not storage; the caller names the file
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if _transient(exc) or "Could not connect" in reason or "Connect timeout" in reason:
         return BucketUnreachable(f"cannot reach the bucket while trying to {what}: {reason}")
@@ -90,7 +92,8 @@ class Bucket:
                 raise StorageError("bucket URLs must not carry credentials; use environment variables or IAM")
         else:
             known = ", ".join(["a local path", "file://"] + [f"{s}://" for s in BACKENDS])
-            raise MissingBackend(f"unknown bucket scheme '{scheme}://' in {url}; use {known}")
+            shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo user:pass@
+            raise MissingBackend(f"unknown bucket scheme '{scheme}://' in {shown}; use {known}")
         self._fs = None
 
     @property
@@ -172,7 +175,13 @@ class Bucket:
             if root.exists() and not root.is_dir():
                 raise StorageError(f"bucket {self.root} is a file, not a folder")
             return
-        retrying(lambda: self.fs.ls(self.root, detail=False), f"open bucket {self.display()}")
+        try:
+            retrying(lambda: self.fs.ls(self.root, detail=False), f"open bucket {self.display()}")
+        except FileNotFoundError:
+            raise BucketUnreachable(
+                f"bucket {self.display()} does not exist or is not visible with these credentials; "
+                "check the bucket name and the account"
+            ) from None
 
     # writing -----------------------------------------------------------------------------
     def write_bytes(self, rel: str, data: bytes) -> None:
@@ -272,7 +281,11 @@ class Bucket:
             try:
                 fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                if time.time() - target.stat().st_mtime > LOCK_STALE_SECONDS:
+                try:
+                    age = time.time() - target.stat().st_mtime
+                except FileNotFoundError:
+                    return False  # released between our open and stat: try again
+                if age > LOCK_STALE_SECONDS:
                     target.unlink(missing_ok=True)
                 return False
             with os.fdopen(fd, "wb") as handle:

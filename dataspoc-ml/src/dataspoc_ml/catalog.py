@@ -45,11 +45,43 @@ def read_manifest_document(bucket: Bucket) -> dict[str, Any] | None:
     return document
 
 
+def path_problem(location: str, path: str) -> str | None:
+    """Why a manifest file path may not be read or deleted, or None when it is safe.
+
+    A file path must be bucket-relative and lie under its table's location, with no `..`.
+    """
+    if not isinstance(path, str) or not path:
+        return "is empty"
+    if path.startswith(("/", "\\")) or "://" in path or (len(path) > 1 and path[1] == ":"):
+        return "is absolute"
+    segments = path.replace("\\", "/").split("/")
+    if any(s in ("..", ".") for s in segments):
+        return "has '..' or '.' segments"
+    base = location.strip("/")
+    if not base or not path.startswith(base + "/") or "" in segments:
+        return f"lies outside its table's location {location}"
+    return None
+
+
+def is_safe_path(location: str, path: str) -> bool:
+    return path_problem(location, path) is None
+
+
 def load(bucket: Bucket) -> Manifest | None:
     document = bucket.read_json(MANIFEST_PATH)
     if document is None:
         return None
-    return parse("manifest", document, bucket.display(MANIFEST_PATH))
+    manifest = parse("manifest", document, bucket.display(MANIFEST_PATH))
+    for table in manifest.tables:
+        for partition in table.partitions:
+            for file in partition.files:
+                problem = path_problem(table.location, file.path)
+                if problem:
+                    raise ContractError(
+                        f"{bucket.display(MANIFEST_PATH)} lists file '{file.path}' for table {table.ref}, "
+                        f"which {problem}; refusing to read it, fix the manifest entry"
+                    )
+    return manifest
 
 
 def _candidates(tables: list[Table]) -> str:

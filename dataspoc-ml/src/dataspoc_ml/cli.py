@@ -51,6 +51,10 @@ def command(**settings) -> Callable[[Callable], Callable]:
                 return fn(*args, **kwargs)
             except (typer.Exit, typer.Abort):
                 raise
+            except BrokenPipeError:
+                # the reader went away (`dataspoc-ml models --json | head -1`): not an error
+                _silence_stdout()
+                raise typer.Exit(int(ExitCode.OK)) from None
             except MlError as exc:
                 _report(str(exc))
                 raise typer.Exit(int(exc.exit_code)) from None
@@ -65,6 +69,16 @@ def command(**settings) -> Callable[[Callable], Callable]:
         return app.command(**settings)(run_reporting_errors)
 
     return register
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so the interpreter's final flush cannot fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _report(message: str) -> None:
@@ -96,7 +110,9 @@ def train(
     target: str = typer.Option(..., "--target", help="Column to predict.", show_default=False),
     task: str = typer.Option("auto", "--task", help="auto, classification or regression."),
     test_size: float = typer.Option(0.2, "--test-size", help="Fraction of rows held out for the metrics."),
-    seed: int = typer.Option(42, "--seed", help="Random seed for the split and the forest."),
+    seed: int = typer.Option(
+        42, "--seed", min=0, max=2**32 - 1, help="Random seed for the split and the forest (0 to 2**32-1)."
+    ),
     exclude: str = typer.Option(
         "", "--exclude", help="Comma-separated columns to leave out of the features.", show_default=False
     ),

@@ -1,17 +1,18 @@
 """Reading a table: exactly the files its manifest entry lists, never a listing of the bucket.
 
 pyarrow reads each file through the bucket's fsspec filesystem; partition columns (dt, ...)
-come from the manifest's partition values and are added as string columns when a file does not
-carry them itself. pyarrow, pandas and numpy are imported inside the functions.
+come from the manifest's partition values and are added, typed as the manifest's `columns` say
+(string when it does not say), when a file does not carry them itself. pyarrow, pandas and
+numpy are imported inside the functions.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
-from dataspoc_ml.bucket import Bucket, retrying
+from dataspoc_ml.bucket import Bucket, _transient, retrying
 from dataspoc_ml.contract.models import Partition, Table
-from dataspoc_ml.errors import DataError
+from dataspoc_ml.errors import DataError, MlError, StorageError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,6 +24,29 @@ def files_of(table: Table) -> list[tuple[Partition, str]]:
     return [(part, f.path) for part in table.partitions for f in part.files]
 
 
+def _is_arrow_data_error(exc: BaseException) -> bool:
+    """pyarrow's ArrowInvalid & co (a corrupt or non-Parquet file), as opposed to an I/O error."""
+    return type(exc).__module__.startswith("pyarrow") and not isinstance(exc, OSError)
+
+
+def read_error(bucket: Bucket, rel: str, exc: BaseException) -> MlError:
+    """The user-facing error for a failure while opening or reading one listed file."""
+    if isinstance(exc, MlError):
+        return exc
+    where = bucket.display(rel)
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, FileNotFoundError):
+        return DataError(
+            f"{where} is listed in the manifest but gone from the bucket; "
+            "re-run the pipeline that writes this table"
+        )
+    if _is_arrow_data_error(exc):
+        return DataError(f"{where} is not a readable Parquet file ({reason}); re-run the pipeline that writes it")
+    if _transient(exc) or isinstance(exc, OSError):
+        return StorageError(f"reading {where} failed part-way ({reason}); retry the command")
+    return DataError(f"cannot read {where}: {reason}")
+
+
 def _open(bucket: Bucket, rel: str):
     import pyarrow.parquet as pq
 
@@ -31,23 +55,39 @@ def _open(bucket: Bucket, rel: str):
 
     try:
         return retrying(open_file, f"read {bucket.display(rel)}")
-    except FileNotFoundError:
-        raise DataError(
-            f"{bucket.display(rel)} is listed in the manifest but missing from the bucket; "
-            "re-run the pipeline that writes this table"
-        ) from None
     except Exception as exc:
-        if type(exc).__module__.startswith("dataspoc_ml"):
-            raise
-        raise DataError(f"{bucket.display(rel)} is not a readable Parquet file: {exc}") from None
+        raise read_error(bucket, rel, exc) from None
 
 
-def _with_partition_values(batch: "pa.RecordBatch", partition: Partition) -> "pa.RecordBatch":
+def _partition_type(table: Table, column: str) -> "pa.DataType":
+    """The type the manifest gives a partition column; string when it gives none we know."""
+    import pyarrow as pa
+
+    declared = next((c.type for c in table.columns if c.name == column), None)
+    if declared:
+        try:
+            return pa.type_for_alias(declared)
+        except (ValueError, KeyError):
+            pass
+    return pa.string()
+
+
+def _with_partition_values(batch: "pa.RecordBatch", partition: Partition, table: Table) -> "pa.RecordBatch":
     import pyarrow as pa
 
     for column, value in partition.values.items():
         if column not in batch.schema.names:
-            batch = batch.append_column(column, pa.array([value] * batch.num_rows, type=pa.string()))
+            wanted = _partition_type(table, column)
+            array = pa.array([value] * batch.num_rows, type=pa.string())
+            if wanted != pa.string():
+                try:
+                    array = array.cast(wanted)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    raise DataError(
+                        f"partition value {column}={value!r} of table {table.ref} is not a {wanted} "
+                        "as the manifest's columns say; fix the manifest entry"
+                    ) from None
+            batch = batch.append_column(pa.field(column, wanted), array)
     return batch
 
 
@@ -60,7 +100,7 @@ def schema_of(bucket: Bucket, table: Table) -> "pa.Schema":
         schema = _open(bucket, rel).schema_arrow
         for column in partition.values:
             if column not in schema.names:
-                schema = schema.append(pa.field(column, pa.string()))
+                schema = schema.append(pa.field(column, _partition_type(table, column)))
         schemas.append(schema)
     if not schemas:
         raise DataError(f"table {table.ref} has no data files in the manifest; nothing to read")
@@ -99,15 +139,15 @@ def iter_batches(
         present = [c for c in schema.names if c in parquet.schema_arrow.names]
         batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=present)
         while True:
+            # A generator that raised is finished: never call next() on it again, or the rest of
+            # the file would be silently skipped. A failure part-way fails the whole read.
             try:
-                batch = retrying(lambda it=batches: next(it, None), f"read {bucket.display(rel)}")
-            except Exception as exc:
-                if type(exc).__module__.startswith("dataspoc_ml"):
-                    raise
-                raise DataError(f"cannot read {bucket.display(rel)}: {exc}") from None
-            if batch is None:
+                batch = next(batches)
+            except StopIteration:
                 break
-            yield conform(_with_partition_values(batch, partition), schema)
+            except Exception as exc:
+                raise read_error(bucket, rel, exc) from None
+            yield conform(_with_partition_values(batch, partition, table), schema)
 
 
 def read_table(bucket: Bucket, table: Table, columns: list[str] | None = None) -> "pa.Table":
@@ -137,7 +177,9 @@ def kind_of(arrow_type: "pa.DataType") -> str | None:
     return None
 
 
-def to_frame(data: "pa.Table | pa.RecordBatch", features: list[dict[str, Any]]) -> Any:
+def to_frame(
+    data: "pa.Table | pa.RecordBatch", features: list[dict[str, Any]], table: str = "the table"
+) -> Any:
     """The model's input: a pandas DataFrame with one column per feature, in a fixed encoding.
 
     numeric and datetime (as epoch seconds) -> float64 with NaN; categorical and boolean ->
@@ -156,13 +198,19 @@ def to_frame(data: "pa.Table | pa.RecordBatch", features: list[dict[str, Any]]) 
             array = array.combine_chunks() if array.num_chunks else pa.array([], type=array.type)
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
-        if kind == "numeric":
-            values = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        elif kind == "datetime":
-            values = _epoch_seconds(array)
-        else:
-            strings = pc.cast(array, pa.string()).to_pylist()
-            values = np.array([np.nan if v is None else v for v in strings], dtype=object)
+        try:
+            if kind == "numeric":
+                values = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            elif kind == "datetime":
+                values = _epoch_seconds(array)
+            else:
+                strings = pc.cast(array, pa.string()).to_pylist()
+                values = np.array([np.nan if v is None else v for v in strings], dtype=object)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(
+                f"column '{name}' ({array.type}) of table {table} cannot be read as a {kind} feature: {reason}"
+            ) from None
         columns[name] = values
     return pd.DataFrame(columns, index=pd.RangeIndex(data.num_rows))
 

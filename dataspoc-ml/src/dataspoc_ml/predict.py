@@ -46,6 +46,16 @@ def _binary_positive(estimator: Any, task: str) -> bool:
     return task == "classification" and len(getattr(estimator, "classes_", [])) == 2
 
 
+def _prediction_type(target_type: str, task: str) -> Any:
+    """The Arrow type of the prediction column: the target's, else string/double by task."""
+    import pyarrow as pa
+
+    try:
+        return pa.type_for_alias(target_type)
+    except (ValueError, KeyError):
+        return pa.float64() if task == "regression" else pa.string()
+
+
 def _prediction_array(values: Any, target_type: str) -> Any:
     import pyarrow as pa
 
@@ -64,8 +74,13 @@ def _prediction_array(values: Any, target_type: str) -> Any:
 
 def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> PredictResult:
     check_model_name(model)
+    import warnings
+
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    if not bucket.is_local:
+        bucket.check_reachable()  # a missing bucket must not look like one without models
 
     info = artifacts.info(bucket, model)
     features = [f.model_dump() for f in info.features.features]
@@ -89,8 +104,18 @@ def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> Predict
         )
 
     input_schema = datasets.schema_of(bucket, table)
+    for feature in features:
+        current = datasets.kind_of(input_schema.field(feature["name"]).type)
+        if current != feature["kind"]:
+            now = input_schema.field(feature["name"]).type
+            raise UsageError(
+                f"column '{feature['name']}' of table {table.ref} is now {now} "
+                f"({current or 'unusable'}), but model '{model}' was trained on {feature['type']} "
+                f"({feature['kind']}); retrain the model or fix the column upstream"
+            )
     estimator, info = artifacts.load(bucket, model)  # the pickle (and scikit-learn) only once all checks pass
     binary = _binary_positive(estimator, task)
+    prediction_type = _prediction_type(info.features.target.type, task)
     location = predictions_location(model)
     run_id = catalog.new_run_id()
     rel = f"{location}/part-{run_id}-00000.parquet"
@@ -101,18 +126,20 @@ def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> Predict
         writer = None
         try:
             for batch in datasets.iter_batches(bucket, table, schema=input_schema):
-                x = datasets.to_frame(batch, features)
+                x = datasets.to_frame(batch, features, table.ref)
                 arrays = list(batch.columns)
                 names = list(batch.schema.names)
-                if batch.num_rows:
-                    arrays.append(_prediction_array(estimator.predict(x), info.features.target.type))
-                else:
-                    arrays.append(pa.array([], type=pa.type_for_alias("double" if task == "regression" else "string")))
-                names.append("prediction")
-                if binary:
-                    probability = estimator.predict_proba(x)[:, 1] if batch.num_rows else []
-                    arrays.append(pa.array(probability, type=pa.float64()))
-                    names.append("probability")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # sklearn's warnings are noise on a user's stderr
+                    if batch.num_rows:
+                        arrays.append(_prediction_array(estimator.predict(x), info.features.target.type))
+                    else:
+                        arrays.append(pa.array([], type=prediction_type))
+                    names.append("prediction")
+                    if binary:
+                        probability = estimator.predict_proba(x)[:, 1] if batch.num_rows else []
+                        arrays.append(pa.array(probability, type=pa.float64()))
+                        names.append("probability")
                 out = pa.Table.from_arrays(arrays, names=names)
                 if writer is None:
                     writer = pq.ParquetWriter(str(local), out.schema, compression="zstd")
@@ -124,7 +151,9 @@ def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> Predict
             if writer is not None:
                 writer.close()
         if writer is None:  # a table with files but no batches: publish an empty file
-            fields = list(input_schema) + [pa.field("prediction", pa.string())]
+            fields = list(input_schema) + [pa.field("prediction", prediction_type)]
+            if binary:
+                fields.append(pa.field("probability", pa.float64()))
             pq.write_table(pa.Table.from_pylist([], schema=pa.schema(fields)), str(local), compression="zstd")
         output_schema = pq.read_schema(str(local))
         size = local.stat().st_size
@@ -163,7 +192,7 @@ def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> Predict
         for partition in previous.get("partitions", []):
             for old in partition.get("files", []):
                 path = old.get("path", "")
-                if path != rel and path.startswith(location + "/"):
+                if path != rel and catalog.is_safe_path(location, path):
                     bucket.delete(path)
                     deleted.append(path)
     console.say(f"wrote {rows:,} predictions of model '{model}' on {table.ref} to {bucket.display(rel)}")

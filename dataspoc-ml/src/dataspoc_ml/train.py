@@ -20,6 +20,8 @@ from dataspoc_ml.evaluate import evaluate
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MIN_ROWS = 10
+MIN_TEST_ROWS = 5
+MAX_SEED = 2**32 - 1
 MAX_CLASSES_FOR_INTEGER = 20
 N_ESTIMATORS = 100
 TASKS = ("auto", "classification", "regression")
@@ -51,6 +53,26 @@ def _check_options(opts: TrainOptions) -> None:
         raise UsageError(f"unknown --task '{opts.task}'; use one of: {', '.join(TASKS)}")
     if not 0 < opts.test_size < 1:
         raise UsageError(f"--test-size must be between 0 and 1 (exclusive), not {opts.test_size}")
+    if not 0 <= opts.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, not {opts.seed}")
+
+
+def _check_split(rows: int, opts: TrainOptions, table_ref: str) -> None:
+    """The holdout split must leave rows to train on and enough rows to score."""
+    import math
+
+    test_rows = math.ceil(opts.test_size * rows)  # as scikit-learn's train_test_split counts
+    train_rows = rows - test_rows
+    if test_rows < MIN_TEST_ROWS:
+        raise DataError(
+            f"--test-size {opts.test_size} holds out {test_rows} of the {rows} usable rows of table {table_ref}; "
+            f"the metrics need at least {MIN_TEST_ROWS}: raise --test-size"
+        )
+    if train_rows < 1:
+        raise DataError(
+            f"--test-size {opts.test_size} leaves no rows of the {rows} usable rows of table {table_ref} "
+            "to train on: lower --test-size"
+        )
 
 
 def choose_task(requested: str, target_kind: str | None, target_values: Any, target: str) -> str:
@@ -60,6 +82,17 @@ def choose_task(requested: str, target_kind: str | None, target_values: Any, tar
         )
     if requested == "regression" and target_kind != "numeric":
         raise UsageError(f"--task regression needs a numeric target; '{target}' is {target_kind or 'not usable'}")
+    if requested == "classification":
+        import pyarrow as pa
+
+        value_type = target_values.type
+        if pa.types.is_dictionary(value_type):
+            value_type = value_type.value_type
+        if not (target_kind in ("boolean", "categorical") or pa.types.is_integer(value_type)):
+            raise UsageError(
+                f"--task classification needs a bool, string or integer target; column '{target}' is "
+                f"{target_values.type}: use --task regression or another --target"
+            )
     if requested != "auto":
         return requested
     import pyarrow as pa
@@ -141,6 +174,8 @@ def _target_array(column: Any, kind: str | None) -> Any:
 
 def train(bucket: Bucket, opts: TrainOptions) -> Metrics:
     _check_options(opts)
+    if not bucket.is_local:
+        bucket.check_reachable()  # a missing bucket must not look like one without tables
     manifest = catalog.load(bucket)
     table = catalog.resolve(manifest, opts.table, bucket)
     available = table.column_names
@@ -172,16 +207,20 @@ def train(bucket: Bucket, opts: TrainOptions) -> Metrics:
     target_field = schema.field(opts.target)
     target_kind = datasets.kind_of(target_field.type)
     target_column = data.column(opts.target).combine_chunks() if data.num_rows else pa.array([], type=target_field.type)
-    nulls = target_column.null_count
-    if nulls:
-        import pyarrow.compute as pc
+    import pyarrow.compute as pc
 
-        keep = pc.is_valid(target_column)
+    keep = pc.is_valid(target_column)
+    if pa.types.is_floating(target_column.type):
+        keep = pc.and_(keep, pc.invert(pc.is_nan(target_column)))  # NaN is no value either
+    dropped = len(target_column) - pc.sum(keep).as_py() if len(target_column) else 0
+    if dropped:
+        keep = pc.fill_null(keep, False)
         data = data.filter(keep)
         target_column = target_column.filter(keep)
-        console.say(f"dropped {nulls:,} rows with no value in target '{opts.target}'")
+        console.say(f"dropped {dropped:,} rows with no value in target '{opts.target}'")
     if data.num_rows < MIN_ROWS:
         raise DataError(f"table {table.ref} has {data.num_rows} usable rows; training needs at least {MIN_ROWS}")
+    _check_split(data.num_rows, opts, table.ref)
 
     task = choose_task(opts.task, target_kind, target_column, opts.target)
     y = _target_array(target_column, target_kind)
@@ -189,13 +228,27 @@ def train(bucket: Bucket, opts: TrainOptions) -> Metrics:
         raise DataError(
             f"target '{opts.target}' in table {table.ref} has a single class ({y[0]!r}); classification needs two or more"
         )
-    x = datasets.to_frame(data, features)
+    x = datasets.to_frame(data, features, table.ref)
+    empty = [f["name"] for f in features if bool(x[f["name"]].isna().all())]
+    if empty:
+        for name in empty:
+            console.warn(f"column '{name}' of table {table.ref} is not used: it has no values (all null or NaN)")
+        features = [f for f in features if f["name"] not in empty]
+        if not features:
+            raise DataError(
+                f"every feature column of table {table.ref} is empty (all null or NaN); nothing to learn from"
+            )
+        x = x[[f["name"] for f in features]]
 
     x_train, x_test, y_train, y_test = _split(x, y, task, opts)
     console.say(f"training {task} model '{opts.model}' on {table.ref}: {len(y_train):,} rows, {len(features)} features")
     pipeline = build_pipeline(features, task, opts.seed, opts.n_estimators)
-    pipeline.fit(x_train, y_train)
-    scores = evaluate(task, pipeline, x_test, y_test)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's warnings are noise on a user's stderr
+        pipeline.fit(x_train, y_train)
+        scores = evaluate(task, pipeline, x_test, y_test)
 
     trained_at = catalog.iso(catalog.now_utc())
     estimator = pipeline.named_steps["model"]
