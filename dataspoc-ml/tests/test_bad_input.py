@@ -1,6 +1,6 @@
-"""Regression tests for review findings: reads that fail part-way, bad files, missing buckets,
-retyped features, training edge cases, zero-row predictions, manifest paths, broken models,
-lock races, URL credentials and closed pipes. Real Parquet files and the installed CLI."""
+"""Bad input and bad buckets: reads that fail part-way, corrupt or missing files, missing buckets,
+retyped features, training edge cases, zero-row predictions, unsafe manifest paths, broken
+models, lock races, URL credentials and closed pipes. Real Parquet files and the installed CLI."""
 
 from __future__ import annotations
 
