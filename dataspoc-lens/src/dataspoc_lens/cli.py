@@ -190,7 +190,7 @@ def query(
     found = catalogs.load(Bucket(bucket))
     if not found.found:
         say(NO_TABLES)
-    con = engine.connect(found)
+    con = engine.connect(found, sql=sql)
     try:
         if fmt is Format.table:  # capped by --max-rows (100 by default): fine to hold in memory
             result, cut = engine.run(con, sql, limit or None)
