@@ -1,4 +1,11 @@
-"""Copy contract/schemas into every package (`sync`), or fail when a copy drifted (`check`).
+"""Copy what the three packages share by copy (`sync`), or fail when a copy drifted (`check`).
+
+Two kinds of copies, since the packages never import each other:
+- contract/schemas/*.json into every package's `contract/schemas/`, byte for byte;
+- the modules whose behaviour must be the same in all three tools (COPIED_MODULES): written in
+  dataspoc-pipe, the reference, and copied into dataspoc-lens and dataspoc-ml with the names
+  swapped (`dataspoc_pipe` -> `dataspoc_lens`, `dataspoc-pipe` -> `dataspoc-lens`,
+  `PipeError` -> `LensError`). Edit them in dataspoc-pipe, then run `make contract-sync`.
 
 Standard library only, so `make contract-check` runs before any environment exists.
 """
@@ -6,6 +13,7 @@ Standard library only, so `make contract-check` runs before any environment exis
 from __future__ import annotations
 
 import filecmp
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -13,10 +21,55 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "contract" / "schemas"
 PACKAGES = ("pipe", "lens", "ml")
+REFERENCE = "pipe"
+COPIED_MODULES = ("bucket.py", "console.py", "diagnostics.py")
+BASE_ERRORS = {"pipe": "PipeError", "lens": "LensError", "ml": "MlError"}
 
 
 def vendored_dir(package: str) -> Path:
     return ROOT / f"dataspoc-{package}" / "src" / f"dataspoc_{package}" / "contract" / "schemas"
+
+
+def module_path(package: str, module: str) -> Path:
+    return ROOT / f"dataspoc-{package}" / "src" / f"dataspoc_{package}" / module
+
+
+def renamed(text: str, package: str) -> str:
+    """A reference module's text as `package` must hold it."""
+    for old, new in (
+        (f"dataspoc_{REFERENCE}", f"dataspoc_{package}"),
+        (f"dataspoc-{REFERENCE}", f"dataspoc-{package}"),
+        (BASE_ERRORS[REFERENCE], BASE_ERRORS[package]),
+    ):
+        text = re.sub(rf"\b{re.escape(old)}\b", new, text)
+    return text
+
+
+def module_drift() -> list[str]:
+    problems = []
+    for module in COPIED_MODULES:
+        reference = module_path(REFERENCE, module).read_text()
+        for package in PACKAGES:
+            if package == REFERENCE:
+                continue
+            copy = module_path(package, module)
+            if not copy.exists():
+                problems.append(f"{copy.relative_to(ROOT)} is missing")
+            elif copy.read_text() != renamed(reference, package):
+                problems.append(
+                    f"{copy.relative_to(ROOT)} differs from dataspoc-{REFERENCE}'s {module} "
+                    f"(edit it in dataspoc-{REFERENCE})"
+                )
+    return problems
+
+
+def sync_modules() -> None:
+    for module in COPIED_MODULES:
+        reference = module_path(REFERENCE, module).read_text()
+        for package in PACKAGES:
+            if package != REFERENCE:
+                module_path(package, module).write_text(renamed(reference, package))
+    print(f"copied {', '.join(COPIED_MODULES)} from dataspoc-{REFERENCE} into the other packages")
 
 
 def drift() -> list[str]:
@@ -49,15 +102,20 @@ def sync() -> None:
 def main(argv: list[str]) -> int:
     if argv[1:] == ["sync"]:
         sync()
+        sync_modules()
         return 0
     if argv[1:] == ["check"]:
-        problems = drift()
+        problems = drift() + module_drift()
         for line in problems:
             print(f"contract drift: {line}", file=sys.stderr)
         if problems:
-            print("Run `make contract-sync` to copy contract/schemas into every package.", file=sys.stderr)
+            print(
+                "Run `make contract-sync` to copy contract/schemas and dataspoc-pipe's shared modules "
+                "into every package.",
+                file=sys.stderr,
+            )
             return 1
-        print("contract: every package vendors the current schemas")
+        print("contract: every package vendors the current schemas and shared modules")
         return 0
     print("usage: contract_sync.py sync|check", file=sys.stderr)
     return 2

@@ -4,15 +4,15 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lake import Lake  # noqa: E402
+from lake import Lake
 
 LENS = Path(sys.executable).parent / "dataspoc-lens"
 

@@ -33,14 +33,14 @@ class Lake:
         self.tables: list[dict[str, Any]] = []
 
     @classmethod
-    def local(cls, path: Path) -> "Lake":
+    def local(cls, path: Path) -> Lake:
         import fsspec
 
         path.mkdir(parents=True, exist_ok=True)
         return cls(str(path), fsspec.filesystem("file", auto_mkdir=True), str(path))
 
     @classmethod
-    def s3(cls, bucket: str) -> "Lake":
+    def s3(cls, bucket: str) -> Lake:
         import s3fs
 
         return cls(f"s3://{bucket}", s3fs.S3FileSystem(skip_instance_cache=True), bucket)
@@ -98,9 +98,7 @@ class Lake:
             "last_run_id": run_id,
             "last_run_at": RUN_AT,
             "writer": writer,
-            "schema_history": [
-                {"version": 1, "run_id": run_id, "at": RUN_AT, "change": "created", "columns": columns}
-            ],
+            "schema_history": [{"version": 1, "run_id": run_id, "at": RUN_AT, "change": "created", "columns": columns}],
         }
         self.tables = [t for t in self.tables if t["location"] != location] + [entry]
         return entry

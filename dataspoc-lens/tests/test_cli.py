@@ -5,7 +5,6 @@ import io
 import json
 import os
 
-import pyarrow as pa
 import pytest
 
 from dataspoc_lens.errors import ExitCode
@@ -29,7 +28,11 @@ def test_catalog_lists_every_table(lens, bucket):
     assert result.code == ExitCode.OK, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert set(rows) == {"raw.shop.orders", "raw.crm.customers", "gold.sales.orders", "curated.crm.events"}
-    assert (rows["raw.shop.orders"]["rows"], rows["raw.shop.orders"]["files"], rows["raw.shop.orders"]["partitions"]) == (5, 2, 2)
+    assert (
+        rows["raw.shop.orders"]["rows"],
+        rows["raw.shop.orders"]["files"],
+        rows["raw.shop.orders"]["partitions"],
+    ) == (5, 2, 2)
     assert rows["raw.shop.orders"]["columns"] == 3
     assert rows["raw.shop.orders"]["alias"] is None  # two tables are named orders
     assert rows["raw.crm.customers"]["alias"] == "customers"
@@ -76,7 +79,9 @@ def test_missing_manifest_is_friendly(lens, tmp_path):
 
 
 def test_query_csv_with_partition_column(lens, bucket):
-    result = lens("query", "SELECT order_id, dt FROM raw.shop.orders ORDER BY order_id", "--bucket", bucket, "--format", "csv")
+    result = lens(
+        "query", "SELECT order_id, dt FROM raw.shop.orders ORDER BY order_id", "--bucket", bucket, "--format", "csv"
+    )
     assert result.code == ExitCode.OK, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["order_id"] for r in rows] == ["1", "2", "3", "4", "5"]
@@ -115,7 +120,14 @@ def test_orphan_file_not_in_manifest_is_ignored(lens, local_lake):
     # what a crashed run leaves: a file in the table's folder that the manifest does not list
     local_lake.parquet("raw/shop/orders/dt=2026-11-22/part-20261122T040000.000Z-dead00-00000.parquet", orders(50, 100))
     local_lake.parquet("raw/shop/orders/dt=2026-11-23/part-20261123T040000.000Z-dead00-00000.parquet", orders(50, 200))
-    result = lens("query", "SELECT count(*) AS n, max(order_id) AS top FROM raw.shop.orders", "--bucket", local_lake.url, "-f", "json")
+    result = lens(
+        "query",
+        "SELECT count(*) AS n, max(order_id) AS top FROM raw.shop.orders",
+        "--bucket",
+        local_lake.url,
+        "-f",
+        "json",
+    )
     assert json.loads(result.stdout) == [{"n": 2, "top": 2}]
 
 
@@ -224,19 +236,32 @@ def test_closed_pipe_ends_quietly(bucket):
 
 
 def test_json_streams_across_batches_and_cuts_at_max_rows(lens, bucket):
-    result = lens("query", "SELECT range AS i FROM range(25000)", "--bucket", bucket, "-f", "json", "--max-rows", "20005")
+    result = lens(
+        "query", "SELECT range AS i FROM range(25000)", "--bucket", bucket, "-f", "json", "--max-rows", "20005"
+    )
     assert result.code == ExitCode.OK, result.stderr
     assert json.loads(result.stdout) == [{"i": i} for i in range(20005)]  # more than one batch
     assert "showing the first 20005 rows" in result.stderr
-    result = lens("query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "-f", "csv", "--max-rows", "10000")
+    result = lens(
+        "query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "-f", "csv", "--max-rows", "10000"
+    )
     assert result.stdout.splitlines() == ["i"] + [str(i) for i in range(10000)]
     assert "showing the first 10000 rows" in result.stderr
-    result = lens("query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "-f", "csv", "--max-rows", "20000")
+    result = lens(
+        "query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "-f", "csv", "--max-rows", "20000"
+    )
     assert len(result.stdout.splitlines()) == 20001 and result.stderr == ""
 
 
 def test_streamed_json_is_the_same_document(lens, bucket):
-    result = lens("query", "SELECT order_id, amount FROM raw.shop.orders WHERE order_id <= 2 ORDER BY 1", "--bucket", bucket, "-f", "json")
+    result = lens(
+        "query",
+        "SELECT order_id, amount FROM raw.shop.orders WHERE order_id <= 2 ORDER BY 1",
+        "--bucket",
+        bucket,
+        "-f",
+        "json",
+    )
     expected = [{"order_id": 1, "amount": 10.5}, {"order_id": 2, "amount": 21.0}]
     assert result.stdout == json.dumps(expected, indent=2) + "\n"
     result = lens("query", "SELECT 1 AS a WHERE false", "--bucket", bucket, "-f", "json")

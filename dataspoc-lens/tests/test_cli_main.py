@@ -15,10 +15,17 @@ def run_main(capsys, *argv):
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["catalog", "--help"], ["query", "--help"], ["ml", "--help"], ["ml", "predict", "--help"], ["ml", "train", "--help"]],
+    [
+        ["--help"],
+        ["catalog", "--help"],
+        ["query", "--help"],
+        ["ml", "--help"],
+        ["ml", "predict", "--help"],
+        ["ml", "train", "--help"],
+    ],
 )
 def test_help_has_an_example_and_exit_codes(capsys, args):
-    code, out, err = run_main(capsys, *args)
+    code, out, _err = run_main(capsys, *args)
     assert code == ExitCode.OK
     assert "Example" in out and "Exit codes" in out and "130 interrupted" in out
 
@@ -34,26 +41,26 @@ def test_bad_flag_is_a_usage_error(capsys):
 
 
 def test_missing_argument_is_a_usage_error(capsys):
-    code, out, err = run_main(capsys, "query")
+    code, _out, err = run_main(capsys, "query")
     assert code == ExitCode.USAGE and "Missing argument" in err
 
 
 def test_unknown_scheme_names_what_works(capsys):
-    code, out, err = run_main(capsys, "catalog", "--bucket", "ftp://somewhere")
+    code, _out, err = run_main(capsys, "catalog", "--bucket", "ftp://somewhere")
     assert code == ExitCode.USAGE
     assert err.startswith("error: unknown bucket scheme 'ftp://'") and "s3://" in err and err.count("\n") == 1
 
 
 def test_debug_from_the_environment_shows_the_traceback(capsys, tmp_path, monkeypatch):
-    code, out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path))
+    code, _out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path))
     assert code == ExitCode.USAGE and "Traceback" not in err
     monkeypatch.setenv("DATASPOC_DEBUG", "1")
-    code, out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path))
+    code, _out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path))
     assert code == ExitCode.USAGE and "Traceback" in err and "error: " in err
 
 
 def test_debug_flag_shows_the_traceback(capsys, tmp_path):
-    code, out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path), "--debug")
+    code, _out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path), "--debug")
     assert code == ExitCode.USAGE and "Traceback" in err and err.rstrip().splitlines()[-1].startswith("error: ")
 
 
@@ -79,9 +86,9 @@ def test_interrupt_is_one_line_and_130(capsys, monkeypatch):
 
 
 def test_debug_before_the_command_counts_and_does_not_stick(capsys, tmp_path):
-    code, out, err = run_main(capsys, "--debug", "query", "SELEC 1", "--bucket", str(tmp_path))
+    code, _out, err = run_main(capsys, "--debug", "query", "SELEC 1", "--bucket", str(tmp_path))
     assert code == ExitCode.USAGE and "Traceback" in err
-    code, out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path))
+    code, _out, err = run_main(capsys, "query", "SELEC 1", "--bucket", str(tmp_path))
     assert code == ExitCode.USAGE and "Traceback" not in err
 
 

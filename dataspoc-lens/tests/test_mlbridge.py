@@ -66,13 +66,30 @@ def test_predict_then_query_the_predictions(lens, local_lake, fake_ml):
     env = {"DATASPOC_ML_BIN": str(script)}
     result = lens("ml", "predict", "churn", "--table", "raw.crm.customers", "--bucket", local_lake.url, env=env)
     assert result.code == ExitCode.OK, result.stderr
-    assert json.loads(calls.read_text()) == ["predict", "churn", "--table", "raw.crm.customers", "--bucket", local_lake.url]
+    assert json.loads(calls.read_text()) == [
+        "predict",
+        "churn",
+        "--table",
+        "raw.crm.customers",
+        "--bucket",
+        local_lake.url,
+    ]
     assert "wrote 2 predictions" in result.stderr  # dataspoc-ml's own stderr, passed through
     assert "ml.predictions.churn" in result.stderr and result.stdout == ""
 
-    query = lens("query", "SELECT customer_id, prediction FROM ml.predictions.churn ORDER BY 1", "--bucket", local_lake.url, "-f", "json")
+    query = lens(
+        "query",
+        "SELECT customer_id, prediction FROM ml.predictions.churn ORDER BY 1",
+        "--bucket",
+        local_lake.url,
+        "-f",
+        "json",
+    )
     assert query.code == ExitCode.OK, query.stderr
-    assert json.loads(query.stdout) == [{"customer_id": 100, "prediction": True}, {"customer_id": 101, "prediction": False}]
+    assert json.loads(query.stdout) == [
+        {"customer_id": 100, "prediction": True},
+        {"customer_id": 101, "prediction": False},
+    ]
 
 
 def test_ml_failure_keeps_its_exit_code_and_message(lens, local_lake, fake_ml):
@@ -86,9 +103,26 @@ def test_ml_failure_keeps_its_exit_code_and_message(lens, local_lake, fake_ml):
 def test_train_forwards_its_arguments(lens, local_lake, fake_ml):
     script, calls = fake_ml
     result = lens(
-        "ml", "train", "churn", "--table", "customers", "--target", "churned", "--bucket", local_lake.url,
+        "ml",
+        "train",
+        "churn",
+        "--table",
+        "customers",
+        "--target",
+        "churned",
+        "--bucket",
+        local_lake.url,
         env={"DATASPOC_ML_BIN": str(script)},
     )
     assert result.code == ExitCode.OK, result.stderr
-    assert json.loads(calls.read_text()) == ["train", "churn", "--table", "customers", "--target", "churned", "--bucket", local_lake.url]
+    assert json.loads(calls.read_text()) == [
+        "train",
+        "churn",
+        "--table",
+        "customers",
+        "--target",
+        "churned",
+        "--bucket",
+        local_lake.url,
+    ]
     assert "trained churn on customers" in result.stderr

@@ -40,7 +40,10 @@ def shop_catalog(local_lake):
         ("SELECT 1", set()),
         ("SELECT count(*) FROM raw.shop.orders", {"raw.shop.orders"}),
         ("SELECT * FROM customers", {"raw.crm.customers", "memory.main.customers"}),
-        ("select * from RAW.Shop.ORDERS o, main.customers c", {"raw.shop.orders", "raw.crm.customers", "memory.main.customers"}),
+        (
+            "select * from RAW.Shop.ORDERS o, main.customers c",
+            {"raw.shop.orders", "raw.crm.customers", "memory.main.customers"},
+        ),
         # get_table_names cannot bind USING against its placeholders: the syntax tree answers
         (
             "SELECT o.dt, c.country FROM raw.shop.orders o JOIN customers c USING (customer_id)",
@@ -139,7 +142,11 @@ def test_only_referenced_tables_files_are_opened(counting_lake, duckdb_extension
 
     opened.clear()
     engine.connect(found, extension_directory=duckdb_extensions)  # no SQL: everything, as before
-    assert {"/".join(p.split("/")[2:5]) for p in opened} == {"raw/shop/orders", "raw/crm/customers", "gold/sales/orders"}
+    assert {"/".join(p.split("/")[2:5]) for p in opened} == {
+        "raw/shop/orders",
+        "raw/crm/customers",
+        "gold/sales/orders",
+    }
 
 
 def test_catalog_command_does_not_load_duckdb(local_lake):

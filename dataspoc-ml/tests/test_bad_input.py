@@ -10,16 +10,16 @@ import pathlib
 import subprocess
 from pathlib import Path
 
-import lake
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import EXE
-from test_errors import fake_model, one_line_error
 
+import lake
+from conftest import EXE
 from dataspoc_ml import catalog, datasets
 from dataspoc_ml.bucket import Bucket
 from dataspoc_ml.errors import ContractError, DataError, ExitCode, MissingBackend, StorageError
+from test_errors import fake_model, one_line_error
 
 CHURN = ["train", "churn", "--table", "raw.crm.customers", "--target", "churned", "--exclude", "lifetime_value"]
 CUSTOMER_FILE = f"raw/crm/customers/dt=2026-11-21/part-{lake.RUN_ID}-00000.parquet"
@@ -122,13 +122,13 @@ def test_missing_listed_file_is_a_data_error(ml, lake_url):
     assert CUSTOMER_FILE in line and "listed in the manifest but gone" in line
 
 
-# 3. a bucket that does not exist is a storage error, not an empty bucket -------------------------
+# 3. a bucket that does not exist is a configuration error, not an empty bucket -------------------
 @pytest.mark.s3
-def test_missing_s3_bucket_exits_3(ml, moto_endpoint):
+def test_missing_s3_bucket_exits_2(ml, moto_endpoint):
     url = "s3://no-such-bucket-7f3a"
     for args in (["models"], ["predict", "churn"], CHURN):
         result = ml(*args, "--bucket", url, timeout=60)
-        assert result.code == ExitCode.STORAGE, (args, result.stderr)
+        assert result.code == ExitCode.USAGE, (args, result.stderr)
         line = one_line_error(result)
         assert "no-such-bucket-7f3a" in line and "does not exist" in line
 
@@ -343,7 +343,7 @@ def test_unknown_scheme_does_not_echo_credentials(ml):
 
 
 # 11. a closed stdout pipe ends quietly with exit 0 ----------------------------------------------------
-@pytest.mark.parametrize("args", [["models", "--json"], ["version"]])
+@pytest.mark.parametrize("args", [["models", "--json"], ["--version"]])
 def test_broken_pipe_is_quiet(local_bucket, args):
     for name in ("one", "two", "three"):
         fake_model(local_bucket, name)

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from lake import VENDORED, schema_validator
 from pydantic import ValidationError
 
 from dataspoc_ml.contract.models import MODELS
+from lake import VENDORED, schema_validator
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contract"
 VALID = sorted((CONTRACT / "examples" / "valid").glob("*.json"))

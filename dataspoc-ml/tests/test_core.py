@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import lake
 import pytest
 
+import lake
 from dataspoc_ml import catalog, cli, datasets
 from dataspoc_ml.bucket import Bucket
 from dataspoc_ml.errors import (
@@ -137,10 +137,12 @@ def test_unexpected_error_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_bucket", boom)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["models"])
-    assert exit_info.value.code == ExitCode.DATA
+    assert exit_info.value.code == ExitCode.BUG
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.strip() == "error: unexpected RuntimeError: disk on fire (run with --debug for the traceback)"
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("error: internal error in dataspoc-ml ")
+    assert "(RuntimeError: disk on fire); this is a bug: please report it" in captured.err and "--debug" in captured.err
 
 
 def test_default_bucket_is_env_then_local_folder(monkeypatch, tmp_path):
@@ -169,9 +171,9 @@ def test_debug_anywhere_shows_the_traceback_and_does_not_stick(monkeypatch, caps
     monkeypatch.setattr(cli, "_bucket", boom)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--debug", "models"])
-    assert exit_info.value.code == ExitCode.DATA
+    assert exit_info.value.code == ExitCode.BUG
     err = capsys.readouterr().err
-    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("error: unexpected RuntimeError")
+    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("error: internal error in dataspoc-ml")
     with pytest.raises(SystemExit):
         cli.main(["models"])
     assert "Traceback" not in capsys.readouterr().err

@@ -6,9 +6,9 @@ import json
 import time
 from pathlib import Path
 
-import lake
 import pytest
 
+import lake
 from dataspoc_ml.errors import ExitCode, UsageError
 from dataspoc_ml.train import check_model_name
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-import lake
 import pytest
 
+import lake
 from dataspoc_ml.errors import ExitCode
 
 CHURN = [

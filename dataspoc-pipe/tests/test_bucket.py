@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from dataspoc_pipe.bucket import Bucket
-from dataspoc_pipe.errors import LockTimeout, MissingBackend, StorageError
+from dataspoc_pipe.errors import BucketNotFound, LockTimeout, MissingBackend, UsageError
 
 
 @pytest.fixture(params=["local", "memory", "s3"])
@@ -36,21 +36,24 @@ def test_local_write_leaves_no_temporary_files(tmp_path):
 
 
 def test_lock_excludes_a_second_writer(bucket):
-    with bucket.lock("x.lock", owner="test"):
-        with pytest.raises(LockTimeout, match="x.lock"):
-            with bucket.lock("x.lock", owner="test", timeout=0.3):
-                pass
+    with (
+        bucket.lock("x.lock", owner="test"),
+        pytest.raises(LockTimeout, match="x.lock"),
+        bucket.lock("x.lock", owner="test", timeout=0.3),
+    ):
+        pass
     with bucket.lock("x.lock", owner="test", timeout=0.3):
         pass
 
 
 def test_bad_urls():
     with pytest.raises(MissingBackend, match="dataspoc-pipe\\[gcs\\]"):
-        Bucket("gs://lake").fs
+        _ = Bucket("gs://lake").fs
     with pytest.raises(MissingBackend, match="unknown bucket scheme"):
         Bucket("hdfs://lake")
-    with pytest.raises(StorageError, match="credentials"):
+    with pytest.raises(UsageError, match="credentials") as info:
         Bucket("s3://key:secret@lake")
+    assert "secret" not in str(info.value)
     with pytest.raises(MissingBackend) as info:
         Bucket("ftp://key:secret@lake/x")
     assert "secret" not in str(info.value) and "ftp://lake/x" in str(info.value)
@@ -58,7 +61,7 @@ def test_bad_urls():
 
 def test_local_bucket_that_is_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
-    with pytest.raises(StorageError, match="is a file"):
+    with pytest.raises(BucketNotFound, match="is a file"):
         Bucket(str(tmp_path / "f")).check_reachable()
 
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CONTRACT, schema_validator
 
+from conftest import CONTRACT, schema_validator
 from dataspoc_pipe.contract import SCHEMAS
 from dataspoc_pipe.contract.models import MODELS, parse
 from dataspoc_pipe.errors import ContractError

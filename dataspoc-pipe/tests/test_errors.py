@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import read_bucket_json
-from test_run_flow import orders, setup_project, write_csv
 
+from conftest import read_bucket_json
 from dataspoc_pipe.errors import ExitCode
+from test_run_flow import orders, setup_project, write_csv
 
 
 def assert_one_line_error(result, code, *words):
@@ -90,7 +90,7 @@ def test_unreachable_bucket(pipe, tmp_path, s3_env, closed_port):
 def test_bucket_that_does_not_exist(pipe, tmp_path, s3_env):
     setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
     result = pipe("run", "orders", "--bucket", "s3://no-such-bucket-here")
-    assert_one_line_error(result, ExitCode.STORAGE, "no-such-bucket-here")
+    assert_one_line_error(result, ExitCode.USAGE, "no-such-bucket-here", "does not exist")
 
 
 def test_unknown_scheme_and_missing_backend(pipe, tmp_path):

@@ -21,8 +21,6 @@ print("LOADED:" + ",".join(sorted(m for m in {heavy} if m in sys.modules)))
 
 
 def test_help_imports_no_heavy_library():
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY)], capture_output=True, text=True, check=True
-    )
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY)], capture_output=True, text=True, check=True)
     [marker] = [line for line in proc.stdout.splitlines() if line.startswith("LOADED:")]
-    assert marker == "LOADED:", f"--help imported {marker[len('LOADED:'):]}"
+    assert marker == "LOADED:", f"--help imported {marker[len('LOADED:') :]}"

@@ -6,9 +6,9 @@ import json
 import shutil
 
 import pyarrow.parquet as pq
-from test_run_flow import orders, setup_project, write_csv
 
 from dataspoc_pipe.errors import ExitCode
+from test_run_flow import orders, setup_project, write_csv
 
 
 def manifest_rows(bucket):

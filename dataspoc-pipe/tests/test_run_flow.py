@@ -7,8 +7,8 @@ import os
 import time
 
 import pyarrow.parquet as pq
-from conftest import bucket_fs, read_bucket_json, schema_validator
 
+from conftest import bucket_fs, read_bucket_json, schema_validator
 from dataspoc_pipe.errors import ExitCode
 
 HEADER = ["order_id", "customer_id", "amount", "status"]
@@ -141,7 +141,16 @@ def test_moving_the_project_folder_reads_nothing_again(pipe, tmp_path):
     project.mkdir()
     write_csv(project / "data" / "orders-1.csv", orders(0, 10))
     assert pipe("init", "--project", str(project / "dataspoc-pipe.yaml"), "--bucket", bucket).code == ExitCode.OK
-    pipe("add", "orders", "--path", "data/orders-*.csv", "--source", "shop", "--project", str(project / "dataspoc-pipe.yaml"))
+    pipe(
+        "add",
+        "orders",
+        "--path",
+        "data/orders-*.csv",
+        "--source",
+        "shop",
+        "--project",
+        str(project / "dataspoc-pipe.yaml"),
+    )
     assert pipe("run", "orders", "--project", str(project / "dataspoc-pipe.yaml")).code == ExitCode.OK
     moved = tmp_path / "moved"
     project.rename(moved)

@@ -12,7 +12,9 @@ from dataspoc_pipe.writer import PartitionedWriter
 
 
 def batch(start, rows):
-    return pa.record_batch({"id": pa.array(range(start, start + rows), pa.int64()), "name": [f"n{i}" for i in range(rows)]})
+    return pa.record_batch(
+        {"id": pa.array(range(start, start + rows), pa.int64()), "name": [f"n{i}" for i in range(rows)]}
+    )
 
 
 def test_batches_become_whole_row_groups_and_files_roll(tmp_path, monkeypatch):

@@ -17,6 +17,8 @@ def copy_repo(tmp_path):
     for tool in ("pipe", "lens", "ml"):
         vendored = f"dataspoc-{tool}/src/dataspoc_{tool}/contract/schemas"
         shutil.copytree(REPO / vendored, target / vendored)
+        for module in ("bucket.py", "console.py", "diagnostics.py"):
+            shutil.copyfile(REPO / f"dataspoc-{tool}/src/dataspoc_{tool}/{module}", target / f"dataspoc-{tool}/src/dataspoc_{tool}/{module}")
     return target
 
 
@@ -43,4 +45,19 @@ def test_drift_is_named_with_the_fix_and_sync_mends_it(tmp_path):
     assert "make contract-sync" in result.stderr
 
     assert check(repo, "sync").returncode == 0
+    assert check(repo).returncode == 0
+
+
+def test_a_copied_module_edited_outside_pipe_is_named_and_sync_restores_it(tmp_path):
+    repo = copy_repo(tmp_path)
+    copy = repo / "dataspoc-ml/src/dataspoc_ml/bucket.py"
+    copy.write_text(copy.read_text().replace("RETRIES = 3", "RETRIES = 5"))
+
+    result = check(repo)
+    assert result.returncode == 1
+    assert "dataspoc-ml/src/dataspoc_ml/bucket.py differs from dataspoc-pipe's bucket.py" in result.stderr
+
+    assert check(repo, "sync").returncode == 0
+    assert "RETRIES = 3" in copy.read_text() and "dataspoc_ml.errors" in copy.read_text()
+    assert "dataspoc_pipe" not in copy.read_text()
     assert check(repo).returncode == 0

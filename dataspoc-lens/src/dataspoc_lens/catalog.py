@@ -39,7 +39,9 @@ class Catalog:
         if matches:
             names = ", ".join(sorted(t.qualified for t in matches))
             raise AmbiguousTable(f"table '{ref}' is ambiguous: it could be {names}; use the full name")
-        raise UnknownTable(f"unknown table '{ref}' in {self.bucket.display()}; run `dataspoc-lens catalog` to list tables")
+        raise UnknownTable(
+            f"unknown table '{ref}' in {self.bucket.display()}; run `dataspoc-lens catalog` to list tables"
+        )
 
     def rows(self) -> list[dict[str, Any]]:
         """One summary per table, for `dataspoc-lens catalog`."""
@@ -83,7 +85,9 @@ def load(bucket: Bucket) -> Catalog:
     document = bucket.read_json(MANIFEST_PATH)
     if document is None:
         if not bucket.is_local and not bucket.exists(""):
-            raise StorageError(f"bucket {bucket.display()} does not exist or is not visible; check the URL and credentials")
+            raise StorageError(
+                f"bucket {bucket.display()} does not exist or is not visible; check the URL and credentials"
+            )
         return Catalog(bucket, [], found=False)
     manifest: Manifest = parse("manifest", document, where)
     seen: set[str] = set()

@@ -5,17 +5,15 @@ Heavy modules (duckdb, pyarrow) are imported inside the commands, so `--help` st
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
 from enum import Enum
-from typing import Annotated, Callable, Optional
+from typing import Annotated
 
 import typer
 
-from dataspoc_lens import __version__
-from dataspoc_lens.console import err, error, out, say
-from dataspoc_lens.errors import EXIT_CODES_HELP, ExitCode, LensError
+from dataspoc_lens import diagnostics
+from dataspoc_lens.console import out, say
+from dataspoc_lens.diagnostics import DEBUG_HELP, EXIT_CODES_HELP, epilog
 
 NO_TABLES = "no tables yet: run dataspoc-pipe first"
 
@@ -24,8 +22,7 @@ app = typer.Typer(
     help=(
         "Query every table in a DataSpoc bucket with SQL (DuckDB). "
         "Tables are views named layer.namespace.name, e.g. raw.shop.orders.\n\n"
-        "Example: dataspoc-lens query 'SELECT count(*) FROM raw.shop.orders' --bucket s3://lake\n\n"
-        + EXIT_CODES_HELP
+        "Example: dataspoc-lens query 'SELECT count(*) FROM raw.shop.orders' --bucket s3://lake\n\n" + EXIT_CODES_HELP
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -49,71 +46,18 @@ BucketOption = Annotated[
         help="Bucket URL: a folder, s3://, gs://, az:// (default: $DATASPOC_BUCKET, else ./bucket).",
     ),
 ]
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error (or DATASPOC_DEBUG=1).")]
+DebugOption = Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)]
 
 
-def _debug_from_env() -> bool:
-    return os.environ.get("DATASPOC_DEBUG", "").lower() in ("1", "true", "yes")
+def command(*examples: str):
+    """Register a command on the root app: --help ends with examples and the exit codes, and
+    whatever ends it becomes one line on stderr and an exit code (diagnostics.py)."""
+    return lambda fn: app.command(epilog=epilog(*examples))(diagnostics.reporting(fn))
 
 
-# Set by main() from `--debug` anywhere on the line or DATASPOC_DEBUG; commands' --debug is for --help only.
-_debug = _debug_from_env()
-
-
-def _reporting_errors(fn: Callable) -> Callable:
-    """Wrap a command so its failures become one line on stderr and an exit code."""
-
-    @functools.wraps(fn)
-    def run_reporting_errors(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except LensError as exc:
-            _report(_one_line(str(exc)))
-            raise typer.Exit(int(exc.exit_code)) from None
-        except BrokenPipeError:
-            # The reader went away (`| head`): not an error. Point stdout at devnull so the
-            # interpreter's flush at exit does not raise again, and leave quietly.
-            _silence_stdout()
-            raise typer.Exit(int(ExitCode.OK)) from None
-        except KeyboardInterrupt:
-            _report("interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            _report(f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (run with --debug for the traceback)")
-            raise typer.Exit(int(ExitCode.DATA)) from None
-
-    return run_reporting_errors
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-
-
-def command(**settings) -> Callable[[Callable], Callable]:
-    """Register a command on the root app, reporting its errors as one line and an exit code."""
-    return lambda fn: app.command(**settings)(_reporting_errors(fn))
-
-
-def ml_command(**settings) -> Callable[[Callable], Callable]:
-    """Register a command on the `ml` sub-app, reporting its errors as one line and an exit code."""
-    return lambda fn: ml_app.command(**settings)(_reporting_errors(fn))
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split("\n"))
-
-
-def _report(message: str) -> None:
-    if _debug:
-        err.print_exception(show_locals=False)
-    error(message)
+def ml_command(*examples: str):
+    """Register a command on the `ml` sub-app, like command()."""
+    return lambda fn: ml_app.command(epilog=epilog(*examples))(diagnostics.reporting(fn))
 
 
 class Format(str, Enum):
@@ -122,23 +66,18 @@ class Format(str, Enum):
     json = "json"
 
 
-def _version(value: bool) -> None:
-    if value:
-        out(f"dataspoc-lens {__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
 def root(
     debug: DebugOption = False,
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool | None,
+        typer.Option("--version", callback=diagnostics.show_version, is_eager=True, help="Show the version."),
     ] = None,
 ) -> None:
     """Query every table in a DataSpoc bucket with SQL."""
 
 
-@command(epilog="Example: dataspoc-lens catalog --bucket s3://lake --json\n\n" + EXIT_CODES_HELP)
+@command("dataspoc-lens catalog --bucket s3://lake --json")
 def catalog(
     bucket: BucketOption = "./bucket",
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON on stdout.")] = False,
@@ -164,18 +103,18 @@ def catalog(
 
 
 @command(
-    epilog=(
-        "Examples: dataspoc-lens query 'SELECT dt, count(*) FROM raw.shop.orders GROUP BY dt' --format csv > counts.csv\n\n"
-        "echo 'SELECT * FROM orders LIMIT 5' | dataspoc-lens query - --format json\n\n" + EXIT_CODES_HELP
-    )
+    "dataspoc-lens query 'SELECT dt, count(*) FROM raw.shop.orders GROUP BY dt' --format csv > counts.csv",
+    "echo 'SELECT * FROM orders LIMIT 5' | dataspoc-lens query - --format json",
 )
 def query(
     sql: Annotated[str, typer.Argument(help="The SQL to run, or - to read it from stdin.")],
     bucket: BucketOption = "./bucket",
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     max_rows: Annotated[
-        Optional[int],
-        typer.Option("--max-rows", min=0, help="Print at most N rows; 0 for all (default: 100 for table, all for csv/json)."),
+        int | None,
+        typer.Option(
+            "--max-rows", min=0, help="Print at most N rows; 0 for all (default: 100 for table, all for csv/json)."
+        ),
     ] = None,
     debug: DebugOption = False,
 ) -> None:
@@ -209,7 +148,7 @@ def query(
         say(f"showing the first {limit} rows; use --max-rows N (0 for all) to see more")
 
 
-@ml_command(epilog="Example: dataspoc-lens ml predict churn --table curated.crm.customers\n\n" + EXIT_CODES_HELP)
+@ml_command("dataspoc-lens ml predict churn --table curated.crm.customers")
 def predict(
     model: Annotated[str, typer.Argument(help="The model's name, e.g. churn.")],
     table: Annotated[str, typer.Option("--table", help="The table to score, e.g. curated.crm.customers.")],
@@ -221,16 +160,11 @@ def predict(
 
     code = mlbridge.predict(model, table, bucket)
     if code == 0:
-        say(
-            f"query the predictions with: dataspoc-lens query "
-            f"'SELECT * FROM ml.predictions.{model} LIMIT 10'"
-        )
+        say(f"query the predictions with: dataspoc-lens query 'SELECT * FROM ml.predictions.{model} LIMIT 10'")
     raise typer.Exit(code)
 
 
-@ml_command(
-    epilog="Example: dataspoc-lens ml train churn --table curated.crm.customers --target churned\n\n" + EXIT_CODES_HELP
-)
+@ml_command("dataspoc-lens ml train churn --table curated.crm.customers --target churned")
 def train(
     model: Annotated[str, typer.Argument(help="The model's name, e.g. churn.")],
     table: Annotated[str, typer.Option("--table", help="The training table, e.g. curated.crm.customers.")],
@@ -244,11 +178,5 @@ def train(
     raise typer.Exit(mlbridge.train(model, table, target, bucket))
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point: Typer parses (bad flags exit 2); each command reports its own errors."""
-    global _debug
-    given = list(sys.argv[1:] if argv is None else argv)
-    # --debug is accepted anywhere on the line, not only where a command declares it.
-    args = [a for a in given if a != "--debug"]
-    _debug = _debug_from_env() or len(args) < len(given)
-    app(args=args, prog_name="dataspoc-lens")
+def main(argv: list[str] | None = None) -> None:
+    diagnostics.run(app, argv)

@@ -10,8 +10,9 @@ crashed run left behind stay invisible. Remote buckets are reached through fsspe
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from dataspoc_lens.catalog import Catalog
 from dataspoc_lens.contract.models import Table
@@ -133,7 +134,7 @@ def _unreadable_reason(table: Table, catalog: Catalog, problem: str) -> str:
 
 def connect(
     catalog: Catalog, extension_directory: str | None = None, sql: str | None = None
-) -> "duckdb.DuckDBPyConnection":
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the catalog's tables mounted as views.
 
     Without `sql`, every table is mounted. With it, only the tables the SQL references (and
@@ -156,7 +157,7 @@ def connect(
     return con
 
 
-def _create_schemas(con: "duckdb.DuckDBPyConnection", catalog: Catalog) -> None:
+def _create_schemas(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     """A database per layer and a schema per namespace: no files are read."""
     for layer in sorted({t.layer for t in catalog.tables}):
         con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {ident(layer)}")
@@ -184,7 +185,7 @@ INTROSPECTION = re.compile(
 )
 
 
-def referenced(con: "duckdb.DuckDBPyConnection", catalog: Catalog, sql: str) -> Needed | None:
+def referenced(con: duckdb.DuckDBPyConnection, catalog: Catalog, sql: str) -> Needed | None:
     """The tables and aliases `sql` reads, or None (mount everything) when that is uncertain.
 
     Uses DuckDB's own parser. Any doubt (a parse or bind failure, a statement other than a
@@ -230,7 +231,7 @@ def referenced(con: "duckdb.DuckDBPyConnection", catalog: Catalog, sql: str) -> 
     return needed
 
 
-def _table_names(con: "duckdb.DuckDBPyConnection", statement: str) -> tuple[set[str], set[str]]:
+def _table_names(con: duckdb.DuckDBPyConnection, statement: str) -> tuple[set[str], set[str]]:
     """The tables one statement names, from DuckDB's parser, and the CTE names it defines.
 
     get_table_names also binds the statement against placeholder tables, which fails for some
@@ -268,7 +269,7 @@ def _walk(node: Any, tables: set[str], ctes: set[str]) -> None:
             _walk(value, tables, ctes)
 
 
-def mount(con: "duckdb.DuckDBPyConnection", catalog: Catalog, needed: Needed | None = None) -> None:
+def mount(con: duckdb.DuckDBPyConnection, catalog: Catalog, needed: Needed | None = None) -> None:
     """Create the views: all of them, or only those `needed` names."""
     import duckdb
 
@@ -323,7 +324,7 @@ def translate(exc: Exception) -> Exception:
         return UnknownTable(f"{message}; run `dataspoc-lens catalog` to list the tables")
     if isinstance(exc, (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)):
         return QueryError(message)
-    if isinstance(exc, duckdb.IOException) or isinstance(exc, duckdb.HTTPException):
+    if isinstance(exc, (duckdb.IOException, duckdb.HTTPException)):
         if any(s in message for s in ("Could not connect", "Connection refused", "Connect timeout")):
             return BucketUnreachable(f"cannot reach the bucket: {message}")
         return StorageError(f"cannot read a table's files: {message}")
@@ -332,7 +333,7 @@ def translate(exc: Exception) -> Exception:
     return QueryFailed(f"query failed: {message}")
 
 
-def run(con: "duckdb.DuckDBPyConnection", sql: str, max_rows: int | None) -> tuple["pyarrow.Table | None", bool]:
+def run(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int | None) -> tuple[pyarrow.Table | None, bool]:
     """Run SQL; return its result (None for statements without one) and whether it was cut short."""
     import duckdb
 
@@ -367,7 +368,7 @@ class Stream:
     _max_rows: int | None = None
     cut: bool = False
 
-    def batches(self) -> Iterator["pyarrow.RecordBatch"]:
+    def batches(self) -> Iterator[pyarrow.RecordBatch]:
         import duckdb
 
         seen = 0
@@ -414,7 +415,7 @@ def _as_duckdb_error(exc: OSError) -> Exception:
     return duckdb.Error(message)
 
 
-def stream(con: "duckdb.DuckDBPyConnection", sql: str, max_rows: int | None) -> Stream | None:
+def stream(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int | None) -> Stream | None:
     """Run SQL; its result as a Stream of record batches (None for statements without one).
 
     Nothing is materialised: keep `con` open until the batches have been read.
@@ -435,13 +436,13 @@ def stream(con: "duckdb.DuckDBPyConnection", sql: str, max_rows: int | None) -> 
         raise translate(exc) from exc
 
 
-def _batch_reader(relation: Any) -> "pyarrow.RecordBatchReader":
+def _batch_reader(relation: Any) -> pyarrow.RecordBatchReader:
     # DuckDB 2.0 has to_arrow_reader(); older releases call it fetch_record_batch().
     method = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
     return method(BATCH_ROWS)
 
 
-def _arrow(relation: Any) -> "pyarrow.Table":
+def _arrow(relation: Any) -> pyarrow.Table:
     # DuckDB 2.0 has to_arrow_table(); older releases call it arrow().
     method = getattr(relation, "to_arrow_table", None) or relation.arrow
     return method()

@@ -1,6 +1,8 @@
 """Every error a user can cause or meet, and the exit code each one maps to.
 
-The core raises these; only the CLI turns them into a one-line message and an exit code.
+The core raises these; diagnostics.py alone turns them into a one-line message and an exit code.
+The classes from ExitCode to LockTimeout are the same, by name and exit code, in all three
+tools (each package's tests/test_conformance.py holds them to it); the rest are dataspoc-lens's own.
 """
 
 from __future__ import annotations
@@ -10,16 +12,11 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    DATA = 1  # bad data, a failed query at run time: fix the input
-    USAGE = 2  # bad flags, SQL, table or model names: fix the command
-    STORAGE = 3  # bucket unreachable: a retry may help
+    DATA = 1  # bad data, a failed run or check: fix the input
+    USAGE = 2  # bad flags, config, names or credentials: fix the command or its settings
+    STORAGE = 3  # bucket or source unreachable: a retry may help
+    BUG = 70  # an unexpected exception: a bug to report (EX_SOFTWARE)
     INTERRUPTED = 130
-
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 data or run failure, 2 usage error (bad SQL, unknown table), "
-    "3 storage or connection error (retry may help), 130 interrupted."
-)
 
 
 class LensError(Exception):
@@ -32,6 +29,37 @@ class UsageError(LensError):
     exit_code = ExitCode.USAGE
 
 
+class MissingBackend(UsageError):
+    """The bucket's scheme needs an optional package that is not installed, or is unknown."""
+
+
+class AccessDenied(UsageError):
+    """Credentials are missing, or do not grant access: no retry will help."""
+
+
+class BucketNotFound(UsageError):
+    """The bucket does not exist, or these credentials cannot see it."""
+
+
+class ContractError(LensError):
+    """A document in the bucket breaks the contract or has an unknown major version."""
+
+
+class StorageError(LensError):
+    """The bucket could not be read or written."""
+
+    exit_code = ExitCode.STORAGE
+
+
+class BucketUnreachable(StorageError):
+    pass
+
+
+class LockTimeout(StorageError):
+    pass
+
+
+# dataspoc-lens's own -----------------------------------------------------------------------
 class UnknownTable(UsageError):
     pass
 
@@ -44,10 +72,6 @@ class QueryError(UsageError):
     """The SQL does not parse or bind (syntax, unknown column or function)."""
 
 
-class MissingBackend(UsageError):
-    """The bucket's scheme needs an optional package that is not installed."""
-
-
 class MlCommandError(UsageError):
     """dataspoc-ml cannot be found or started."""
 
@@ -58,25 +82,3 @@ class QueryFailed(LensError):
 
 class UnreadableTable(LensError):
     """A table's files cannot be read (gone, corrupt): the other tables still work."""
-
-
-class ContractError(LensError):
-    """A document in the bucket breaks the contract or has an unknown major version."""
-
-
-class StorageError(LensError):
-    """The bucket could not be read."""
-
-    exit_code = ExitCode.STORAGE
-
-
-class BucketUnreachable(StorageError):
-    pass
-
-
-def exit_code_for(exc: BaseException) -> ExitCode:
-    if isinstance(exc, LensError):
-        return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.INTERRUPTED
-    return ExitCode.DATA

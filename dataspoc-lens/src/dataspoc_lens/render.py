@@ -15,8 +15,9 @@ import math
 import os
 import sys
 import textwrap
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow
@@ -82,7 +83,7 @@ def records(names: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> No
     sys.stdout.flush()
 
 
-def batches(names: Sequence[str], parts: Iterable["pyarrow.RecordBatch"], fmt: str) -> None:
+def batches(names: Sequence[str], parts: Iterable[pyarrow.RecordBatch], fmt: str) -> None:
     """Write record batches to stdout as CSV or JSON one batch at a time, as they arrive.
 
     The output is the same as `records` would write for all the rows at once.
@@ -121,7 +122,7 @@ def _byte_sink() -> Callable[[Any], Any]:
     return lambda data: sys.stdout.write(bytes(data).decode("utf-8"))
 
 
-def _write_csv(part: "pyarrow.RecordBatch", write: Callable[[Any], Any]) -> None:
+def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any]) -> None:
     """Write one batch's rows (no header) as CSV, built column by column in Arrow (C++).
 
     The bytes are those Python's csv writer writes for `cell` of every value: NULL is an
@@ -156,7 +157,7 @@ def _write_csv(part: "pyarrow.RecordBatch", write: Callable[[Any], Any]) -> None
         raise
 
 
-def _csv_text(column: "pyarrow.Array") -> "pyarrow.Array":
+def _csv_text(column: pyarrow.Array) -> pyarrow.Array:
     """Each cell of the column as CSV text: no NULLs, quoted where it has to be."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -164,12 +165,7 @@ def _csv_text(column: "pyarrow.Array") -> "pyarrow.Array":
     kind = column.type
     if pa.types.is_dictionary(kind):
         column, kind = column.dictionary_decode(), kind.value_type
-    if (
-        pa.types.is_integer(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_decimal(kind)
-        or pa.types.is_date(kind)
-    ):
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind) or pa.types.is_date(kind):
         return pc.fill_null(column.cast(pa.string()), "")  # never needs quotes
     if pa.types.is_floating(kind):
         return _float_text(column)
@@ -182,12 +178,14 @@ def _csv_text(column: "pyarrow.Array") -> "pyarrow.Array":
     text = pc.fill_null(text, "")
     needs = pc.match_substring_regex(text, NEEDS_QUOTES)
     if pc.any(needs).as_py():
-        quoted = pc.binary_join_element_wise(pa.scalar('"'), pc.replace_substring(text, '"', '""'), pa.scalar('"'), pa.scalar(""))
+        quoted = pc.binary_join_element_wise(
+            pa.scalar('"'), pc.replace_substring(text, '"', '""'), pa.scalar('"'), pa.scalar("")
+        )
         text = pc.if_else(needs, quoted, text)
     return text
 
 
-def _float_text(column: "pyarrow.Array") -> "pyarrow.Array":
+def _float_text(column: pyarrow.Array) -> pyarrow.Array:
     """Floats as Python's str() writes them; NaN and infinities empty, like NULL.
 
     Arrow and Python both print the shortest digits that read back exactly; they differ in
@@ -221,12 +219,12 @@ def _is_string_view(kind: Any) -> bool:
     return bool(check and check(kind))
 
 
-def _rows(part: "pyarrow.RecordBatch") -> Iterable[tuple]:
+def _rows(part: pyarrow.RecordBatch) -> Iterable[tuple]:
     columns = [part.column(i).to_pylist() for i in range(part.num_columns)]
     return zip(*columns) if columns else []
 
 
-def arrow(result: "pyarrow.Table", fmt: str) -> None:
+def arrow(result: pyarrow.Table, fmt: str) -> None:
     names = result.column_names
     columns = [result.column(i).to_pylist() for i in range(result.num_columns)]
     records(names, zip(*columns) if columns else [], fmt)

@@ -6,21 +6,21 @@ modules inside the commands, so `--help` stays fast.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import sys
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import typer
 
-from dataspoc_ml import __version__, console
-from dataspoc_ml.errors import EXIT_CODES_HELP, ExitCode, MlError
+from dataspoc_ml import console, diagnostics
+from dataspoc_ml.diagnostics import DEBUG_HELP, EXIT_CODES_HELP, epilog
 
 app = typer.Typer(
     name="dataspoc-ml",
-    help="Train scikit-learn models on tables of a DataSpoc bucket and publish predictions back to it.",
-    epilog=EXIT_CODES_HELP,
+    help=(
+        "Train scikit-learn models on tables of a DataSpoc bucket and publish predictions back to it.\n\n"
+        "Example: dataspoc-ml train churn --table raw.crm.customers --target churned\n\n" + EXIT_CODES_HELP
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -30,68 +30,26 @@ app = typer.Typer(
 BUCKET_HELP = "Bucket URL (local path, s3://, gs://, az://, memory://). Default: $DATASPOC_BUCKET, else ./bucket."
 BucketOpt = typer.Option(None, "--bucket", help=BUCKET_HELP, show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print a JSON document on stdout.")
-DebugOpt = typer.Option(False, "--debug", help="Show tracebacks (also DATASPOC_DEBUG=1).")
+DebugOpt = typer.Option(False, "--debug", help=DEBUG_HELP)
 
 
-def _debug_from_env() -> bool:
-    return os.environ.get("DATASPOC_DEBUG", "") not in ("", "0", "false")
+def command(*examples: str) -> Callable[[Callable], Callable]:
+    """Register a command: its --help ends with examples and the exit codes, and whatever ends
+    it becomes one line on stderr and an exit code (diagnostics.py)."""
+    return lambda fn: app.command(epilog=epilog(*examples))(diagnostics.reporting(fn))
 
 
-# Set by main() from `--debug` anywhere on the line or DATASPOC_DEBUG; commands' --debug is for --help only.
-_debug = _debug_from_env()
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=diagnostics.show_version, is_eager=True, help="Show the version."
+    ),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+) -> None:
+    """Global options."""
 
 
-def command(**settings) -> Callable[[Callable], Callable]:
-    """Register a command whose failures become one line on stderr and an exit code."""
-
-    def register(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def run_reporting_errors(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except (typer.Exit, typer.Abort):
-                raise
-            except BrokenPipeError:
-                # the reader went away (`dataspoc-ml models --json | head -1`): not an error
-                _silence_stdout()
-                raise typer.Exit(int(ExitCode.OK)) from None
-            except MlError as exc:
-                _report(str(exc))
-                raise typer.Exit(int(exc.exit_code)) from None
-            except KeyboardInterrupt:
-                _report("interrupted")
-                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-            except Exception as exc:  # noqa: BLE001 - the last line of defence
-                first = str(exc).splitlines()[0] if str(exc) else ""
-                _report(f"unexpected {type(exc).__name__}: {first} (run with --debug for the traceback)")
-                raise typer.Exit(int(ExitCode.DATA)) from None
-
-        return app.command(**settings)(run_reporting_errors)
-
-    return register
-
-
-def _silence_stdout() -> None:
-    """Point stdout at devnull so the interpreter's final flush cannot fail on the closed pipe."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-
-
-def _report(message: str) -> None:
-    if _debug:
-        console.err.print_exception(show_locals=False)
-    console.error(message)
-
-
-def _epilog(example: str) -> str:
-    return f"Example:  {example}\n\n{EXIT_CODES_HELP}"
-
-
-def _bucket(url: Optional[str]):
+def _bucket(url: str | None):
     from dataspoc_ml.bucket import Bucket
 
     return Bucket(url or os.environ.get("DATASPOC_BUCKET") or "./bucket")
@@ -101,7 +59,7 @@ def _print_json(document) -> None:
     console.out(json.dumps(document, indent=2, ensure_ascii=False))
 
 
-@command(epilog=_epilog("dataspoc-ml train churn --table raw.crm.customers --target churned"))
+@command("dataspoc-ml train churn --table raw.crm.customers --target churned")
 def train(
     model: str = typer.Argument(..., help="Model name: lowercase letters, digits, underscores.", show_default=False),
     table: str = typer.Option(
@@ -116,7 +74,7 @@ def train(
     exclude: str = typer.Option(
         "", "--exclude", help="Comma-separated columns to leave out of the features.", show_default=False
     ),
-    bucket: Optional[str] = BucketOpt,
+    bucket: str | None = BucketOpt,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ) -> None:
@@ -145,13 +103,13 @@ def train(
         _print_json(dump(metrics))
 
 
-@command(epilog=_epilog("dataspoc-ml predict churn --table raw.crm.customers"))
+@command("dataspoc-ml predict churn --table raw.crm.customers")
 def predict(
     model: str = typer.Argument(..., help="A trained model's name.", show_default=False),
-    table: Optional[str] = typer.Option(
+    table: str | None = typer.Option(
         None, "--table", help="Table to score. Default: the model's training table.", show_default=False
     ),
-    bucket: Optional[str] = BucketOpt,
+    bucket: str | None = BucketOpt,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ) -> None:
@@ -163,9 +121,9 @@ def predict(
         _print_json(result.as_dict())
 
 
-@command(epilog=_epilog("dataspoc-ml models --json"))
+@command("dataspoc-ml models --json")
 def models(
-    bucket: Optional[str] = BucketOpt,
+    bucket: str | None = BucketOpt,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ) -> None:
@@ -194,35 +152,26 @@ def models(
         console.say("no models yet; train one with 'dataspoc-ml train'")
         return
     header = ("MODEL", "TASK", "TARGET", "METRIC", "TRAINED_AT")
-    lines = [header] + [
-        (
-            r["model"],
-            r["task"],
-            r["target"],
-            f"{r['metric']}={r['value']:.3f}" if r["value"] is not None else "-",
-            r["trained_at"],
-        )
-        for r in rows
+    lines: list[tuple[str, ...]] = [
+        header,
+        *(
+            (
+                str(r["model"]),
+                str(r["task"]),
+                str(r["target"]),
+                f"{r['metric']}={r['value']:.3f}" if r["value"] is not None else "-",
+                str(r["trained_at"]),
+            )
+            for r in rows
+        ),
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         console.out("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
 
 
-@command()
-def version() -> None:
-    """Print the version."""
-    console.out(__version__)
-
-
-def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point: Typer parses (bad flags exit 2); each command reports its own errors."""
-    global _debug
-    given = list(sys.argv[1:] if argv is None else argv)
-    # --debug is accepted anywhere on the line, not only where a command declares it.
-    args = [a for a in given if a != "--debug"]
-    _debug = _debug_from_env() or len(args) < len(given)
-    app(args=args, prog_name="dataspoc-ml")
+def main(argv: list[str] | None = None) -> None:
+    diagnostics.run(app, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Narration, warnings and errors go to stderr; stdout carries data only."""
+"""Narration, warnings and progress go to stderr; stdout carries data only."""
 
 from __future__ import annotations
 
@@ -26,3 +26,18 @@ def out(text: str) -> None:
     """Write data to stdout, unstyled, so it can be piped."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+
+
+def progress():
+    """A progress display on stderr; silent when stderr is not a terminal."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:>12,} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    )

@@ -8,7 +8,8 @@ numpy are imported inside the functions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from dataspoc_ml.bucket import Bucket, _transient, retrying
 from dataspoc_ml.contract.models import Partition, Table
@@ -37,8 +38,7 @@ def read_error(bucket: Bucket, rel: str, exc: BaseException) -> MlError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, FileNotFoundError):
         return DataError(
-            f"{where} is listed in the manifest but gone from the bucket; "
-            "re-run the pipeline that writes this table"
+            f"{where} is listed in the manifest but gone from the bucket; re-run the pipeline that writes this table"
         )
     if _is_arrow_data_error(exc):
         return DataError(f"{where} is not a readable Parquet file ({reason}); re-run the pipeline that writes it")
@@ -55,11 +55,11 @@ def _open(bucket: Bucket, rel: str):
 
     try:
         return retrying(open_file, f"read {bucket.display(rel)}")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - read_error classifies it and names the file
         raise read_error(bucket, rel, exc) from None
 
 
-def _partition_type(table: Table, column: str) -> "pa.DataType":
+def _partition_type(table: Table, column: str) -> pa.DataType:
     """The type the manifest gives a partition column; string when it gives none we know."""
     import pyarrow as pa
 
@@ -72,7 +72,7 @@ def _partition_type(table: Table, column: str) -> "pa.DataType":
     return pa.string()
 
 
-def _with_partition_values(batch: "pa.RecordBatch", partition: Partition, table: Table) -> "pa.RecordBatch":
+def _with_partition_values(batch: pa.RecordBatch, partition: Partition, table: Table) -> pa.RecordBatch:
     import pyarrow as pa
 
     for column, value in partition.values.items():
@@ -91,7 +91,7 @@ def _with_partition_values(batch: "pa.RecordBatch", partition: Partition, table:
     return batch
 
 
-def schema_of(bucket: Bucket, table: Table) -> "pa.Schema":
+def schema_of(bucket: Bucket, table: Table) -> pa.Schema:
     """The table's schema from its files' footers (and partition columns), unified."""
     import pyarrow as pa
 
@@ -110,7 +110,7 @@ def schema_of(bucket: Bucket, table: Table) -> "pa.Schema":
         raise DataError(f"the files of table {table.ref} have incompatible schemas: {exc}") from None
 
 
-def conform(batch: "pa.RecordBatch", schema: "pa.Schema") -> "pa.RecordBatch":
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """A batch in the table's unified schema: columns in order, missing ones null, types cast."""
     import pyarrow as pa
 
@@ -126,8 +126,8 @@ def conform(batch: "pa.RecordBatch", schema: "pa.Schema") -> "pa.RecordBatch":
 
 
 def iter_batches(
-    bucket: Bucket, table: Table, schema: "pa.Schema | None" = None, columns: list[str] | None = None
-) -> Iterator["pa.RecordBatch"]:
+    bucket: Bucket, table: Table, schema: pa.Schema | None = None, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
     """Stream the table's record batches, file by file, in the table's unified schema."""
     schema = schema if schema is not None else schema_of(bucket, table)
     if columns is not None:
@@ -145,12 +145,12 @@ def iter_batches(
                 batch = next(batches)
             except StopIteration:
                 break
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - read_error classifies it and names the file
                 raise read_error(bucket, rel, exc) from None
             yield conform(_with_partition_values(batch, partition, table), schema)
 
 
-def read_table(bucket: Bucket, table: Table, columns: list[str] | None = None) -> "pa.Table":
+def read_table(bucket: Bucket, table: Table, columns: list[str] | None = None) -> pa.Table:
     import pyarrow as pa
 
     schema = schema_of(bucket, table)
@@ -160,7 +160,7 @@ def read_table(bucket: Bucket, table: Table, columns: list[str] | None = None) -
 
 
 # Arrow types -> feature kinds --------------------------------------------------------------
-def kind_of(arrow_type: "pa.DataType") -> str | None:
+def kind_of(arrow_type: pa.DataType) -> str | None:
     """numeric, categorical, boolean or datetime; None for types a model cannot use."""
     import pyarrow.types as t
 
@@ -177,9 +177,7 @@ def kind_of(arrow_type: "pa.DataType") -> str | None:
     return None
 
 
-def to_frame(
-    data: "pa.Table | pa.RecordBatch", features: list[dict[str, Any]], table: str = "the table"
-) -> Any:
+def to_frame(data: pa.Table | pa.RecordBatch, features: list[dict[str, Any]], table: str = "the table") -> Any:
     """The model's input: a pandas DataFrame with one column per feature, in a fixed encoding.
 
     numeric and datetime (as epoch seconds) -> float64 with NaN; categorical and boolean ->

@@ -1,6 +1,8 @@
 """Every error a user can cause or meet, and the exit code each one maps to.
 
-The core raises these; only the CLI turns them into a one-line message and an exit code.
+The core raises these; diagnostics.py alone turns them into a one-line message and an exit code.
+The classes from ExitCode to LockTimeout are the same, by name and exit code, in all three
+tools (each package's tests/test_conformance.py holds them to it); the rest are dataspoc-ml's own.
 """
 
 from __future__ import annotations
@@ -10,16 +12,11 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    DATA = 1  # bad data, a failed run: fix the input
-    USAGE = 2  # bad flags, names, unknown table/column/model: fix the command
-    STORAGE = 3  # bucket unreachable: a retry may help
+    DATA = 1  # bad data, a failed run or check: fix the input
+    USAGE = 2  # bad flags, config, names or credentials: fix the command or its settings
+    STORAGE = 3  # bucket or source unreachable: a retry may help
+    BUG = 70  # an unexpected exception: a bug to report (EX_SOFTWARE)
     INTERRUPTED = 130
-
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 data or run failure, 2 usage or configuration error, "
-    "3 storage or connection error (retry may help), 130 interrupted."
-)
 
 
 class MlError(Exception):
@@ -32,28 +29,16 @@ class UsageError(MlError):
     exit_code = ExitCode.USAGE
 
 
-class UnknownTable(UsageError):
-    pass
-
-
-class AmbiguousTable(UsageError):
-    pass
-
-
-class UnknownColumn(UsageError):
-    pass
-
-
-class UnknownModel(UsageError):
-    pass
-
-
 class MissingBackend(UsageError):
-    """The bucket's scheme needs an optional package that is not installed."""
+    """The bucket's scheme needs an optional package that is not installed, or is unknown."""
 
 
-class DataError(MlError):
-    """The data cannot be used as asked (too few rows, a single class, ...)."""
+class AccessDenied(UsageError):
+    """Credentials are missing, or do not grant access: no retry will help."""
+
+
+class BucketNotFound(UsageError):
+    """The bucket does not exist, or these credentials cannot see it."""
 
 
 class ContractError(MlError):
@@ -74,9 +59,22 @@ class LockTimeout(StorageError):
     pass
 
 
-def exit_code_for(exc: BaseException) -> ExitCode:
-    if isinstance(exc, MlError):
-        return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.INTERRUPTED
-    return ExitCode.DATA
+# dataspoc-ml's own -------------------------------------------------------------------------
+class UnknownTable(UsageError):
+    pass
+
+
+class AmbiguousTable(UsageError):
+    pass
+
+
+class UnknownColumn(UsageError):
+    pass
+
+
+class UnknownModel(UsageError):
+    pass
+
+
+class DataError(MlError):
+    """The data cannot be used as asked (too few rows, a single class, ...)."""

@@ -3,6 +3,9 @@
 Every path the rest of the package passes in is relative to the bucket root, e.g.
 `raw/shop/orders/dt=2026-11-22/part-....parquet`. Credentials never pass through here: each
 backend finds them in the environment or the cloud's IAM.
+
+dataspoc-lens and dataspoc-ml hold this same file with their own names: `make contract-sync`
+copies it from dataspoc-pipe and `make contract-check` fails when a copy drifts.
 """
 
 from __future__ import annotations
@@ -12,13 +15,24 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-from dataspoc_pipe.errors import BucketUnreachable, ContractError, LockTimeout, MissingBackend, PipeError, StorageError
+from dataspoc_pipe import errors
+from dataspoc_pipe.errors import (
+    AccessDenied,
+    BucketNotFound,
+    BucketUnreachable,
+    ContractError,
+    LockTimeout,
+    MissingBackend,
+    StorageError,
+    UsageError,
+)
 
 T = TypeVar("T")
 
@@ -32,6 +46,22 @@ BACKENDS = {
     "abfss": ("abfs", "adlfs", "azure"),
     "memory": ("memory", "fsspec", ""),
 }
+# Where each cloud's client looks for credentials: named when they are missing or refused.
+CREDENTIALS_HELP = {
+    "s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+    "gcs": "GOOGLE_APPLICATION_CREDENTIALS",
+    "abfs": "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY",
+}
+# Exceptions the cloud clients raise when no credentials can be found (matched by name, so the
+# clients need not be imported to recognise them).
+NO_CREDENTIALS = {
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "DefaultCredentialsError",
+    "RefreshError",
+    "ClientAuthenticationError",
+    "CredentialUnavailableError",
+}
 PACKAGE = "dataspoc-pipe"
 LOCK_STALE_SECONDS = 600
 RETRIES = 3
@@ -41,29 +71,44 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError, socket.timeout))
 
 
-def retrying(action: Callable[[], T], what: str) -> T:
+def retrying(action: Callable[[], T], what: str, scheme: str = "") -> T:
     """Run a storage call, retrying transient failures with a short backoff."""
     for attempt in range(RETRIES):
         try:
             return action()
-        except Exception as exc:  # noqa: BLE001 - classified below
+        except Exception as exc:
             if not _transient(exc) or attempt == RETRIES - 1:
-                raise _as_storage_error(exc, what) from exc
+                raise _as_storage_error(exc, what, scheme) from exc
             time.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")
 
 
-def _as_storage_error(exc: BaseException, what: str) -> Exception:
-    if isinstance(exc, PipeError):
+def _as_storage_error(exc: BaseException, what: str, scheme: str = "") -> BaseException:
+    if isinstance(exc, (errors.PipeError, FileNotFoundError)):
         return exc
-    if isinstance(exc, FileNotFoundError):
-        return exc
+    if type(exc).__module__.startswith("pyarrow") and not isinstance(exc, OSError):
+        return exc  # ArrowInvalid & co: bad data, not storage; the caller names the file
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    where = CREDENTIALS_HELP.get(BACKENDS.get(scheme, ("",))[0])
+    settings = f"set {where}, or run where the cloud's IAM grants access" if where else "check the credentials"
+    if NO_CREDENTIALS & {cls.__name__ for cls in type(exc).__mro__}:
+        return AccessDenied(f"no credentials to {what} ({reason}); {settings}")
+    if isinstance(exc, PermissionError):
+        return AccessDenied(f"access denied while trying to {what} ({reason}); {settings} with access to it")
     if _transient(exc) or "Could not connect" in reason or "Connect timeout" in reason:
         return BucketUnreachable(f"cannot reach the bucket while trying to {what}: {reason}")
-    if isinstance(exc, PermissionError):
-        return StorageError(f"permission denied while trying to {what}: {reason}")
     return StorageError(f"storage error while trying to {what}: {reason}")
+
+
+def _without_userinfo(url: str) -> str:
+    """The URL with any user:password@ removed, safe to show in a message."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "the given URL"
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 class Bucket:
@@ -80,13 +125,18 @@ class Bucket:
         elif scheme in BACKENDS:
             self.scheme = scheme
             self.root = (parts.netloc + parts.path).rstrip("/")
-            if parts.username or parts.password:
-                raise StorageError("bucket URLs must not carry credentials; use environment variables or IAM")
+            if "@" in parts.netloc:
+                raise UsageError(
+                    f"bucket URLs must not carry credentials ({_without_userinfo(url)}); "
+                    "use environment variables or the cloud's IAM"
+                )
         else:
             known = ", ".join(["a local path", "file://"] + [f"{s}://" for s in BACKENDS])
-            shown = f"{scheme}://{parts.hostname or ''}{parts.path}"  # never echo user:password@
-            raise MissingBackend(f"unknown bucket scheme '{scheme}://' in {shown}; use {known}")
+            raise MissingBackend(f"unknown bucket scheme '{scheme}://' in {_without_userinfo(url)}; use {known}")
         self._fs = None
+
+    def _retrying(self, action: Callable[[], T], what: str) -> T:
+        return retrying(action, what, self.scheme)
 
     @property
     def is_local(self) -> bool:
@@ -107,9 +157,7 @@ class Bucket:
         try:
             __import__(module)
         except ImportError:
-            raise MissingBackend(
-                f"{self.scheme}:// buckets need {module}: pip install '{PACKAGE}[{extra}]'"
-            ) from None
+            raise MissingBackend(f"{self.scheme}:// buckets need {module}: pip install '{PACKAGE}[{extra}]'") from None
         options: dict[str, Any] = {}
         if protocol == "s3":
             options["config_kwargs"] = {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}
@@ -127,7 +175,7 @@ class Bucket:
 
     # reading -----------------------------------------------------------------------------
     def exists(self, rel: str) -> bool:
-        return retrying(lambda: self.fs.exists(self.full(rel)), f"check {self.display(rel)}")
+        return self._retrying(lambda: self.fs.exists(self.full(rel)), f"check {self.display(rel)}")
 
     def read_bytes(self, rel: str) -> bytes | None:
         """The object's bytes, or None when it does not exist."""
@@ -138,7 +186,7 @@ class Bucket:
             except FileNotFoundError:
                 return None
 
-        return retrying(read, f"read {self.display(rel)}")
+        return self._retrying(read, f"read {self.display(rel)}")
 
     def read_json(self, rel: str) -> Any | None:
         data = self.read_bytes(rel)
@@ -160,23 +208,23 @@ class Bucket:
             # Backends differ on a leading slash (memory:// adds one), so compare without it.
             prefix = self.root.strip("/") + "/"
             names = (str(e).lstrip("/") for e in entries)
-            return sorted(n[len(prefix):] if n.startswith(prefix) else n for n in names)
+            return sorted(n[len(prefix) :] if n.startswith(prefix) else n for n in names)
 
-        return retrying(ls, f"list {self.display(rel)}")
+        return self._retrying(ls, f"list {self.display(rel)}")
 
     def check_reachable(self) -> None:
         """Fail fast with a clear error when the bucket itself cannot be used."""
         if self.is_local:
             root = Path(self.root)
             if root.exists() and not root.is_dir():
-                raise StorageError(f"bucket {self.root} is a file, not a folder")
+                raise BucketNotFound(f"bucket {self.root} is a file, not a folder; name a folder")
             return
         try:
-            retrying(lambda: self.fs.ls(self.root, detail=False), f"open bucket {self.display()}")
+            self._retrying(lambda: self.fs.ls(self.root, detail=False), f"open bucket {self.display()}")
         except FileNotFoundError:
-            raise StorageError(
+            raise BucketNotFound(
                 f"bucket {self.display()} does not exist or these credentials cannot see it; "
-                "create it or check the name"
+                "create it, or check its name and the credentials"
             ) from None
 
     # writing -----------------------------------------------------------------------------
@@ -197,7 +245,7 @@ class Bucket:
                 raise
             return
         # A single PUT is atomic on object stores: the object appears whole or not at all.
-        retrying(lambda: self.fs.pipe_file(self.full(rel), data), f"write {self.display(rel)}")
+        self._retrying(lambda: self.fs.pipe_file(self.full(rel), data), f"write {self.display(rel)}")
 
     def write_json(self, rel: str, document: Any) -> None:
         self.write_bytes(rel, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
@@ -209,7 +257,7 @@ class Bucket:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(local_path, target)
             return
-        retrying(lambda: self.fs.put_file(str(local_path), self.full(rel)), f"upload {self.display(rel)}")
+        self._retrying(lambda: self.fs.put_file(str(local_path), self.full(rel)), f"upload {self.display(rel)}")
         Path(local_path).unlink(missing_ok=True)
 
     @contextmanager
@@ -238,7 +286,7 @@ class Bucket:
             except FileNotFoundError:
                 pass
 
-        retrying(rm, f"delete {self.display(rel)}")
+        self._retrying(rm, f"delete {self.display(rel)}")
 
     @contextmanager
     def lock(self, rel: str, owner: str, timeout: float = 60.0) -> Iterator[None]:
@@ -250,7 +298,12 @@ class Bucket:
         A lock older than LOCK_STALE_SECONDS is taken to be left by a crash and broken.
         """
         body = json.dumps(
-            {"owner": owner, "host": socket.gethostname(), "pid": os.getpid(), "at": datetime.now(timezone.utc).isoformat()}
+            {
+                "owner": owner,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "at": datetime.now(timezone.utc).isoformat(),
+            }
         ).encode()
         deadline = time.monotonic() + timeout
         while not self._try_lock(rel, body):
@@ -273,10 +326,11 @@ class Bucket:
                 fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
                 try:
-                    if time.time() - target.stat().st_mtime > LOCK_STALE_SECONDS:
-                        target.unlink(missing_ok=True)
+                    age = time.time() - target.stat().st_mtime
                 except FileNotFoundError:
-                    pass  # released meanwhile: the next try may take it
+                    return False  # released between our open and stat: try again
+                if age > LOCK_STALE_SECONDS:
+                    target.unlink(missing_ok=True)
                 return False
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)
@@ -290,7 +344,7 @@ class Bucket:
                 except FileExistsError:
                     return False
 
-            if retrying(create, f"take the lock {self.display(rel)}"):
+            if self._retrying(create, f"take the lock {self.display(rel)}"):
                 return True
             if self._lock_is_stale(rel):
                 self.delete(rel)

@@ -13,9 +13,11 @@ from dataspoc_pipe.contract import CONTRACT_VERSION, MANIFEST_LOCK, MANIFEST_PAT
 from dataspoc_pipe.contract.models import (
     Column,
     DataFile,
+    Layer,
     LoggedTable,
     Manifest,
     Partition,
+    SchemaChange,
     SchemaVersion,
     Table,
     dump,
@@ -35,11 +37,14 @@ def load(bucket: Bucket) -> Manifest:
 def columns_of(schema, partition_columns: list[str]) -> list[Column]:
     """Manifest columns: the Parquet columns, then the Hive partition columns."""
     columns = [Column(name=f.name, type=str(f.type), nullable=f.nullable) for f in schema]
-    columns += [Column(name=name, type="date32[day]" if name == "dt" else "string", nullable=False) for name in partition_columns]
+    columns += [
+        Column(name=name, type="date32[day]" if name == "dt" else "string", nullable=False)
+        for name in partition_columns
+    ]
     return columns
 
 
-def _change(old: list[Column], new: list[Column]) -> str | None:
+def _change(old: list[Column], new: list[Column]) -> SchemaChange | None:
     if old == new:
         return None
     old_names = {c.name: c for c in old}
@@ -56,7 +61,7 @@ def _change(old: list[Column], new: list[Column]) -> str | None:
 def apply_run(
     manifest: Manifest,
     *,
-    layer: str,
+    layer: Layer,
     namespace: str,
     name: str,
     partition_by: list[str],
@@ -71,7 +76,9 @@ def apply_run(
     """
     location = f"{layer}/{namespace}/{name}"
     existing = manifest.find(location)
-    partitions = {tuple(sorted(p.values.items())): p.model_copy(deep=True) for p in (existing.partitions if existing else [])}
+    partitions = {
+        tuple(sorted(p.values.items())): p.model_copy(deep=True) for p in (existing.partitions if existing else [])
+    }
     known_paths = {f.path for p in partitions.values() for f in p.files}
     for f in logged.files:
         if f.path in known_paths:
@@ -88,7 +95,9 @@ def apply_run(
     if previous is None:
         history.append(SchemaVersion(version=1, run_id=run_id, at=at, change="created", columns=columns))
     elif logged.files and (change := _change(previous, columns)):
-        history.append(SchemaVersion(version=history[-1].version + 1, run_id=run_id, at=at, change=change, columns=columns))
+        history.append(
+            SchemaVersion(version=history[-1].version + 1, run_id=run_id, at=at, change=change, columns=columns)
+        )
     current_columns = columns if (previous is None or logged.files) else previous
 
     table = Table(

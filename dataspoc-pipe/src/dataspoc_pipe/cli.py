@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import sys
-import traceback
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated
 
 import typer
 
-from dataspoc_pipe import __version__, console
-from dataspoc_pipe.errors import EXIT_CODES_HELP, ExitCode, PipeError, UsageError, exit_code_for
+from dataspoc_pipe import console, diagnostics
+from dataspoc_pipe.diagnostics import DEBUG_HELP, EXIT_CODES_HELP, epilog, exit_code_for
+from dataspoc_pipe.errors import PipeError, UsageError
 
 app = typer.Typer(
     name="dataspoc-pipe",
@@ -31,68 +29,37 @@ app = typer.Typer(
 )
 
 ProjectOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--project", "-p", help="Project file [env DATASPOC_PIPE_PROJECT; default ./dataspoc-pipe.yaml]."),
 ]
 BucketOpt = Annotated[
-    Optional[str],
-    typer.Option("--bucket", "-b", help="Bucket URL: a folder, s3://, gs://, az:// [env DATASPOC_BUCKET; default: the project's]."),
+    str | None,
+    typer.Option(
+        "--bucket",
+        "-b",
+        help="Bucket URL: a folder, s3://, gs://, az:// [env DATASPOC_BUCKET; default: the project's].",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout instead of a table.")]
 
 
-_debug = os.environ.get("DATASPOC_DEBUG") == "1"
-
-
-def command(fn: Callable) -> Callable:
-    """Register a command whose domain errors become one line on stderr and an exit code."""
-
-    @functools.wraps(fn)
-    def run_reporting_errors(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except BrokenPipeError:
-            # The reader of stdout went away (`| head`): not an error. Point stdout at devnull
-            # so the interpreter's final flush does not fail again.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(int(ExitCode.OK)) from None
-        except PipeError as exc:
-            _report(str(exc))
-            raise typer.Exit(int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            _report("interrupted; nothing was published by the unfinished run")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            _report(f"unexpected {type(exc).__name__}: {first} (run with --debug for the traceback)")
-            raise typer.Exit(int(ExitCode.DATA)) from None
-
-    return app.command()(run_reporting_errors)
-
-
-def _report(message: str) -> None:
-    if _debug:
-        traceback.print_exc()
-    console.error(message)
-
-
-def _version(value: bool) -> None:
-    if value:
-        console.out(f"dataspoc-pipe {__version__}")
-        raise typer.Exit()
+def command(*examples: str):
+    """Register a command: its --help ends with examples and the exit codes, and whatever ends
+    it becomes one line on stderr and an exit code (diagnostics.py)."""
+    return lambda fn: app.command(epilog=epilog(*examples))(diagnostics.reporting(fn))
 
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks [env DATASPOC_DEBUG=1].")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=diagnostics.show_version, is_eager=True, help="Show the version.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)] = False,
 ) -> None:
     """Global options."""
 
 
-def _context(project: Optional[str], bucket: Optional[str], need_project: bool = True):
+def _context(project: str | None, bucket: str | None, need_project: bool = True):
     from dataspoc_pipe import config
     from dataspoc_pipe.bucket import Bucket
 
@@ -101,12 +68,9 @@ def _context(project: Optional[str], bucket: Optional[str], need_project: bool =
     return path, loaded, Bucket(config.bucket_url(loaded, bucket, path))
 
 
-@command
+@command("dataspoc-pipe init --bucket s3://acme-lake")
 def init(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
-    """Create the project file and the bucket's catalog folder. Safe to run again.
-
-    Example: dataspoc-pipe init --bucket s3://acme-lake
-    """
+    """Create the project file and the bucket's catalog folder. Safe to run again."""
     from dataspoc_pipe import config
     from dataspoc_pipe.bucket import Bucket
 
@@ -125,21 +89,18 @@ def init(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     console.say("next: dataspoc-pipe add NAME --path 'data/*.csv' --source SOURCE")
 
 
-@command
+@command("dataspoc-pipe add orders --path 'data/orders*.csv' --source shop")
 def add(
     name: Annotated[str, typer.Argument(help="Pipeline name: lowercase letters, digits, underscores.")],
     path: Annotated[str, typer.Option("--path", help="CSV file or glob, relative to the project file.")],
     source: Annotated[str, typer.Option("--source", help="Source name: data lands in raw/<source>/<table>/.")],
-    table: Annotated[Optional[str], typer.Option("--table", help="Table name [default: the pipeline name].")] = None,
+    table: Annotated[str | None, typer.Option("--table", help="Table name [default: the pipeline name].")] = None,
     kind: Annotated[str, typer.Option("--kind", help="Source kind. Today: csv.")] = "csv",
     delimiter: Annotated[str, typer.Option("--delimiter", help="CSV field delimiter.")] = ",",
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a pipeline of the same name.")] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Add a pipeline to the project file.
-
-    Example: dataspoc-pipe add orders --path 'data/orders*.csv' --source shop
-    """
+    """Add a pipeline to the project file."""
     from pydantic import ValidationError
 
     from dataspoc_pipe import config
@@ -165,9 +126,9 @@ def add(
     console.say(f"next: dataspoc-pipe run {name}")
 
 
-@command
+@command("dataspoc-pipe run orders customers")
 def run(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Pipelines to run.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="Pipelines to run.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every pipeline in the project.")] = False,
     reread_changed: Annotated[
         bool,
@@ -185,8 +146,6 @@ def run(
     A rerun with nothing new writes nothing; a file that grew is read from where the last run
     stopped; a file rewritten otherwise stops the run unless --reread-changed. On failure
     nothing is published and the exit code says why, so cron can act on it.
-
-    Example: dataspoc-pipe run orders customers
     """
     from dataspoc_pipe import config, render, runner
 
@@ -212,12 +171,9 @@ def run(
         raise typer.Exit(int(exit_code_for(failures[0])))
 
 
-@command
+@command("dataspoc-pipe status --json")
 def status(as_json: JsonOpt = False, project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
-    """Show each pipeline's target table and its last run.
-
-    Example: dataspoc-pipe status --json
-    """
+    """Show each pipeline's target table and its last run."""
     from dataspoc_pipe import render, report
 
     _, loaded, target = _context(project, bucket)
@@ -228,19 +184,16 @@ def status(as_json: JsonOpt = False, project: ProjectOpt = None, bucket: BucketO
         render.status_table(rows)
 
 
-@command
+@command("dataspoc-pipe logs orders --run 20261122T030000.000Z-a1b2c3")
 def logs(
     name: Annotated[str, typer.Argument(help="Pipeline name.")],
-    run_id: Annotated[Optional[str], typer.Option("--run", help="Show one run's whole log.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="Show one run's whole log.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many recent runs to list.")] = 20,
     as_json: JsonOpt = False,
     project: ProjectOpt = None,
     bucket: BucketOpt = None,
 ) -> None:
-    """List a pipeline's recent runs, newest first, or show one run's log.
-
-    Example: dataspoc-pipe logs orders --run 20261122T030000.000Z-a1b2c3
-    """
+    """List a pipeline's recent runs, newest first, or show one run's log."""
     from dataspoc_pipe import config, render, report
 
     _, _loaded, target = _context(project, bucket, need_project=False)
@@ -255,12 +208,9 @@ def logs(
         render.logs_table(name, runs)
 
 
-@command
+@command("dataspoc-pipe manifest | jq '.tables[].location'")
 def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
-    """Print the bucket's catalog, .dataspoc/manifest.json, on stdout.
-
-    Example: dataspoc-pipe manifest | jq '.tables[].location'
-    """
+    """Print the bucket's catalog, .dataspoc/manifest.json, on stdout."""
     from dataspoc_pipe import catalog
     from dataspoc_pipe.contract.models import dump
 
@@ -269,8 +219,4 @@ def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
 
 
 def main() -> None:
-    global _debug
-    # --debug is accepted anywhere on the line, not only before the command.
-    args = [a for a in sys.argv[1:] if a != "--debug"]
-    _debug = _debug or len(args) < len(sys.argv) - 1
-    app(args=args, prog_name="dataspoc-pipe")
+    diagnostics.run(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,7 +29,7 @@ class CsvSource(Strict):
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
 
 
-Source = Annotated[Union[CsvSource], Field(discriminator="kind")]
+Source = Annotated[CsvSource, Field(discriminator="kind")]
 
 
 class Target(Strict):
@@ -64,7 +64,7 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-def project_path(option: Optional[str]) -> Path:
+def project_path(option: str | None) -> Path:
     return Path(option or os.environ.get(PROJECT_ENV) or PROJECT_FILE).expanduser().resolve()
 
 
@@ -116,7 +116,7 @@ def pipeline(project: Project, name: str, path: Path) -> Pipeline:
     return project.pipelines[name]
 
 
-def bucket_url(project: Optional[Project], option: Optional[str], project_file: Path) -> str:
+def bucket_url(project: Project | None, option: str | None, project_file: Path) -> str:
     """--bucket, then DATASPOC_BUCKET, then the project file, then ./bucket.
 
     A relative local bucket in the project file is relative to that file, so cron can run

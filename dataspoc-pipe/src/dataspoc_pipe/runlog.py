@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone
-from typing import Optional
 
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract import log_dir, log_path
 from dataspoc_pipe.contract.models import RunLog, dump, parse
 
 
-def new_run_id(now: Optional[datetime] = None) -> str:
+def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
@@ -20,7 +19,7 @@ def save(bucket: Bucket, log: RunLog) -> None:
     bucket.write_json(log_path(log.pipeline, log.run_id), dump(log))
 
 
-def load(bucket: Bucket, pipeline: str, run_id: str) -> Optional[RunLog]:
+def load(bucket: Bucket, pipeline: str, run_id: str) -> RunLog | None:
     path = log_path(pipeline, run_id)
     document = bucket.read_json(path)
     return None if document is None else parse("run-log", document, bucket.display(path))

@@ -9,10 +9,10 @@ committed run's log to the manifest, so committed data is never lost nor counted
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Optional
 
 from dataspoc_pipe import __version__, catalog, runlog, state
 from dataspoc_pipe.bucket import Bucket
@@ -39,8 +39,8 @@ def run(
     name: str,
     pipeline: Pipeline,
     project_dir: Path,
-    progress: Optional[Progress] = None,
-    now: Optional[datetime] = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
     reread_changed: bool = False,
 ) -> RunLog:
     progress = progress or Progress()
@@ -175,6 +175,8 @@ def _record_failure(bucket, run_id, name, started, clock, exc: BaseException) ->
     """Best effort: a failed run leaves a log, never a changed state or manifest."""
     message = str(exc) or type(exc).__name__
     try:
-        runlog.save(bucket, _log(run_id, name, "failed", started, clock, [], RunError(kind=type(exc).__name__, message=message)))
+        runlog.save(
+            bucket, _log(run_id, name, "failed", started, clock, [], RunError(kind=type(exc).__name__, message=message))
+        )
     except Exception:  # noqa: BLE001 - the original error is what the user needs to see
         pass

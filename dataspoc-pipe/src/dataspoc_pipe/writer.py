@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any
 
 from dataspoc_pipe.errors import SourceError
 
@@ -30,7 +31,7 @@ class WrittenFile:
 @dataclass
 class _Open:
     file: WrittenFile
-    writer: object
+    writer: Any  # pyarrow.parquet.ParquetWriter
     pending: list = field(default_factory=list)
     pending_rows: int = 0
     pending_bytes: int = 0
@@ -49,12 +50,12 @@ class PartitionedWriter:
         self.staging = staging
         self.location = location
         self.run_id = run_id
-        self.schema = None
+        self.schema: Any = None  # pyarrow.Schema, from the first batch
         self.files: list[WrittenFile] = []
         self._open: dict[tuple, _Open] = {}
         self._sequence = 0
-        self._jobs: queue.Queue[Optional[Callable[[], None]]] = queue.Queue(maxsize=2)
-        self._failure: Optional[BaseException] = None
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
+        self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="parquet-writer", daemon=True)
         self._thread.start()
 

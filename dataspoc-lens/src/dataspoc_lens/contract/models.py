@@ -8,7 +8,7 @@ features/metrics that dataspoc-ml writes beside each model.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -57,7 +57,7 @@ class DataFile(Doc):
     path: Annotated[str, Field(pattern=FILE_PATTERN)]
     rows: Count
     bytes: Count
-    run_id: Optional[RunId] = None
+    run_id: RunId | None = None
 
 
 class Partition(Doc):
@@ -90,7 +90,7 @@ class Table(Doc):
     last_run_id: RunId
     last_run_at: AwareDatetime
     writer: Annotated[str, Field(pattern=WRITER_PATTERN)]
-    description: Optional[str] = None
+    description: str | None = None
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")

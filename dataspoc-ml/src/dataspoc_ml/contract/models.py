@@ -7,7 +7,7 @@ versioning rule asks of readers: a minor version may add fields.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -63,7 +63,7 @@ class DataFile(Doc):
     path: Annotated[str, Field(pattern=FILE_PATTERN)]
     rows: Count
     bytes: Count
-    run_id: Optional[RunId] = None
+    run_id: RunId | None = None
 
 
 class Partition(Doc):
@@ -96,7 +96,7 @@ class Table(Doc):
     last_run_id: RunId
     last_run_at: AwareDatetime
     writer: Annotated[str, Field(pattern=WRITER_PATTERN)]
-    description: Optional[str] = None
+    description: str | None = None
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")

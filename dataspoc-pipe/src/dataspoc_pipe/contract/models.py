@@ -7,7 +7,7 @@ readers: a minor version may add fields.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -23,6 +23,7 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 Layer = Literal["raw", "curated", "gold", "ml"]
+SchemaChange = Literal["created", "columns_added", "columns_removed", "types_changed", "changed"]
 
 
 class Doc(BaseModel):
@@ -53,7 +54,7 @@ class DataFile(Doc):
     path: Annotated[str, Field(pattern=FILE_PATTERN)]
     rows: Count
     bytes: Count
-    run_id: Optional[RunId] = None
+    run_id: RunId | None = None
 
 
 class Partition(Doc):
@@ -67,7 +68,7 @@ class SchemaVersion(Doc):
     version: Annotated[int, Field(ge=1)]
     run_id: RunId
     at: AwareDatetime
-    change: Literal["created", "columns_added", "columns_removed", "types_changed", "changed"]
+    change: SchemaChange
     columns: list[Column]
 
 
@@ -86,7 +87,7 @@ class Table(Doc):
     last_run_id: RunId
     last_run_at: AwareDatetime
     writer: Annotated[str, Field(pattern=r"^dataspoc-(pipe|lens|ml)/[0-9A-Za-z.+-]+$")]
-    description: Optional[str] = None
+    description: str | None = None
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -113,7 +114,7 @@ class Manifest(Versioned):
 class FileBookmark(Doc):
     size: Count
     modified: AwareDatetime
-    fingerprint: Optional[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = None
+    fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     run_id: RunId
 
 
@@ -123,9 +124,9 @@ class Cursor(Doc):
 
 
 class Bookmarks(Doc):
-    files: Optional[dict[str, FileBookmark]] = None
-    cursor: Optional[Cursor] = None
-    singer: Optional[dict[str, Any]] = None
+    files: dict[str, FileBookmark] | None = None
+    cursor: Cursor | None = None
+    singer: dict[str, Any] | None = None
 
 
 class State(Versioned):
@@ -165,7 +166,7 @@ class RunLog(Versioned):
     files_written: Count
     bytes_written: Count
     tables: list[LoggedTable]
-    error: Optional[RunError]
+    error: RunError | None
 
     @model_validator(mode="after")
     def _error_iff_failed(self):

@@ -13,10 +13,11 @@ import glob
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Literal, Optional
+from typing import Literal
 
 from dataspoc_pipe.config import CsvSource
 from dataspoc_pipe.contract.models import FileBookmark
@@ -90,7 +91,11 @@ def plan(files: list[SourceFile], seen: dict[str, FileBookmark], reread_changed:
         if mark is None:
             work.append(Work(file, 0, "new"))
             continue
-        same_bytes = mark.fingerprint is not None and file.size >= mark.size and fingerprint(file.path, mark.size) == mark.fingerprint
+        same_bytes = (
+            mark.fingerprint is not None
+            and file.size >= mark.size
+            and fingerprint(file.path, mark.size) == mark.fingerprint
+        )
         if file.size == mark.size and (same_bytes or (mark.fingerprint is None and file.modified == mark.modified)):
             continue  # unchanged, or only touched
         if same_bytes and file.size > mark.size and _ends_a_line(file.path, mark.size):
@@ -109,7 +114,9 @@ def plan(files: list[SourceFile], seen: dict[str, FileBookmark], reread_changed:
 
 
 def bookmark(file: SourceFile, run_id: str) -> FileBookmark:
-    return FileBookmark(size=file.size, modified=file.modified, fingerprint=fingerprint(file.path, file.size), run_id=run_id)
+    return FileBookmark(
+        size=file.size, modified=file.modified, fingerprint=fingerprint(file.path, file.size), run_id=run_id
+    )
 
 
 class _Slice(io.RawIOBase):
@@ -117,7 +124,7 @@ class _Slice(io.RawIOBase):
     even while another process keeps appending to the file."""
 
     def __init__(self, path: Path, start: int, end: int):
-        self._file = open(path, "rb")
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close(), this object is the context
         self._file.seek(start)
         self._left = end - start
 
@@ -162,8 +169,7 @@ def read(source: CsvSource, work: Work) -> Iterator:
         if null_columns:
             # A column empty in the first block has no type yet: read it as text.
             reader = open_reader(pacsv.ConvertOptions(column_types={name: pa.string() for name in null_columns}))
-        for batch in reader:
-            yield batch
+        yield from reader
     except pa.ArrowInvalid as exc:
         message = str(exc).splitlines()[0]
         raise SourceError(f"{file.path}: {message}") from None
