@@ -11,7 +11,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: help demo test test-fast test-pipe test-lens test-ml test-e2e sync contract-sync contract-check docs docs-check bench clean
+.PHONY: help demo test test-fast test-pipe test-lens test-ml test-e2e sync sync-dev check contract-sync contract-check docs docs-check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -21,9 +21,22 @@ $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet uv
 
-sync: $(UV) ## Install the three tools and the examples' test environment, from their locks
-	@for p in $(PACKAGES) examples bench; do \
-		echo "sync $$p" >&2; $(UV) sync --locked --quiet --project $$p; \
+sync: $(UV) ## Install the three tools from their locks, with what they need to run and nothing else
+	@for p in $(PACKAGES); do \
+		echo "sync $$p" >&2; $(UV) sync --locked --quiet --no-dev --project $$p; \
+	done
+
+sync-dev: $(UV) ## Install the three tools and the examples with their test and lint tools (dev groups)
+	@for p in $(PACKAGES) examples; do \
+		echo "sync $$p (dev)" >&2; $(UV) sync --locked --quiet --project $$p; \
+	done
+
+check: sync-dev ## Lint, format check and type check the three packages (ruff, mypy)
+	@for p in $(PACKAGES); do \
+		echo "check $$p" >&2; \
+		(cd $$p && $(UV) run --locked --no-sync ruff check --quiet src tests \
+			&& $(UV) run --locked --no-sync ruff format --check --quiet src tests \
+			&& $(UV) run --locked --no-sync mypy) || exit 1; \
 	done
 
 demo: sync ## Run pipe -> lens -> ml -> lens on a local bucket under demo/
@@ -43,19 +56,22 @@ docs-check: sync ## Fail when docs/cli-reference.md no longer matches the CLIs
 
 RESULTS := $(CURDIR)/.test-results
 
+PYTEST := pytest -q -p no:cacheprovider -n auto
+
 test-pipe test-lens test-ml: test-%: $(UV)
 	$(UV) sync --locked --quiet --project dataspoc-$*
-	cd dataspoc-$* && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider --junitxml=$(RESULTS)/$*.xml
+	cd dataspoc-$* && $(UV) run --locked --no-sync $(PYTEST) --junitxml=$(RESULTS)/$*.xml
 
-test-e2e: sync ## The end-to-end flow through the three installed CLIs, local and S3
-	cd examples && $(UV) run --locked --no-sync pytest -q -p no:cacheprovider --junitxml=$(RESULTS)/e2e.xml
+test-e2e: sync-dev ## The end-to-end flow through the three installed CLIs, local and S3; the README's tour
+	cd examples && UV=$(UV) $(UV) run --locked --no-sync $(PYTEST) --junitxml=$(RESULTS)/e2e.xml
 
 test-fast: contract-check test-pipe test-lens test-ml ## Contract check and each package's tests
 
-test: contract-check docs-check test-pipe test-lens test-ml test-e2e ## Everything CI runs
+test: contract-check check docs-check test-pipe test-lens test-ml test-e2e ## Everything CI runs
 	@$(PYTHON) .ci/summary.py $(RESULTS)/pipe.xml $(RESULTS)/lens.xml $(RESULTS)/ml.xml $(RESULTS)/e2e.xml
 
 bench: sync ## Ingest 5M CSV rows with dataspoc-pipe against DuckDB's own COPY (not part of test)
+	$(UV) sync --locked --quiet --project bench
 	cd bench && $(UV) run --locked --no-sync python ingest_csv.py
 
 clean: ## Remove environments, the demo bucket and bench data

@@ -5,7 +5,15 @@ import pytest
 
 from dataspoc_lens import catalog, engine
 from dataspoc_lens.bucket import Bucket
-from dataspoc_lens.errors import AmbiguousTable, ContractError, ExitCode, QueryError, UnknownTable, UnreadableTable
+from dataspoc_lens.errors import (
+    AmbiguousTable,
+    BucketNotFound,
+    ContractError,
+    ExitCode,
+    QueryError,
+    UnknownTable,
+    UnreadableTable,
+)
 from lake import orders, shop
 
 
@@ -33,8 +41,14 @@ def test_aliases_skip_names_two_tables_share(shop_catalog):
 
 
 def test_missing_manifest_is_an_empty_catalog(tmp_path):
-    found = catalog.load(Bucket(str(tmp_path / "nothing")))
+    (tmp_path / "empty").mkdir()
+    found = catalog.load(Bucket(str(tmp_path / "empty")))
     assert found.tables == [] and not found.found
+
+
+def test_missing_bucket_folder_is_not_an_empty_catalog(tmp_path):
+    with pytest.raises(BucketNotFound, match="nothing does not exist"):
+        catalog.load(Bucket(str(tmp_path / "nothing")))
 
 
 def test_file_outside_its_table_is_refused(local_lake):

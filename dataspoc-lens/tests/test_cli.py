@@ -71,7 +71,14 @@ def test_bucket_from_environment_then_default(lens, bucket, tmp_path):
     assert names() == {"raw.shop.orders", "raw.crm.customers", "gold.sales.orders", "curated.crm.events"}
 
 
+def test_missing_bucket_folder_is_a_usage_error(lens, tmp_path):
+    result = lens("query", "SELECT 1", "--bucket", str(tmp_path / "typo"))
+    assert result.code == ExitCode.USAGE and result.stdout == ""
+    assert result.stderr.startswith("error: bucket ") and "typo does not exist" in result.stderr
+
+
 def test_missing_manifest_is_friendly(lens, tmp_path):
+    (tmp_path / "empty").mkdir()
     result = lens("catalog", "--bucket", str(tmp_path / "empty"), "--json")
     assert result.code == ExitCode.OK
     assert result.stdout.strip() == "[]"

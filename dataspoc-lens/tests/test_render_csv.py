@@ -34,7 +34,8 @@ def reference_csv(sql: str) -> str:
 
 
 def test_csv_reads_back_like_the_python_writer(lens, tmp_path):
-    result = lens("query", TYPES_SQL, "--bucket", str(tmp_path / "none"), "-f", "csv")
+    (tmp_path / "empty").mkdir()
+    result = lens("query", TYPES_SQL, "--bucket", str(tmp_path / "empty"), "-f", "csv")
     assert result.code == ExitCode.OK, result.stderr
     expected = reference_csv(TYPES_SQL)
     assert list(csv.reader(io.StringIO(result.stdout))) == list(csv.reader(io.StringIO(expected)))
@@ -51,6 +52,7 @@ def test_csv_reads_back_like_the_python_writer(lens, tmp_path):
     ],
 )
 def test_csv_edge_cases_match_the_python_writer(lens, tmp_path, sql):
-    result = lens("query", sql, "--bucket", str(tmp_path / "none"), "-f", "csv")
+    (tmp_path / "empty").mkdir(exist_ok=True)
+    result = lens("query", sql, "--bucket", str(tmp_path / "empty"), "-f", "csv")
     assert result.code == ExitCode.OK, result.stderr
     assert result.stdout == reference_csv(sql)

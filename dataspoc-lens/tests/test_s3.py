@@ -47,9 +47,9 @@ def test_empty_s3_bucket_is_friendly(lens, s3_bucket):
     assert "no tables yet" in result.stderr
 
 
-def test_missing_s3_bucket_is_a_storage_error(lens, moto_endpoint):
+def test_missing_s3_bucket_is_a_usage_error(lens, moto_endpoint):
     result = lens("catalog", "--bucket", "s3://no-such-bucket-here", env={"AWS_ENDPOINT_URL": moto_endpoint})
-    assert result.code == ExitCode.STORAGE
+    assert result.code == ExitCode.USAGE
     assert result.stderr.startswith("error: bucket s3://no-such-bucket-here does not exist")
     assert result.stderr.count("\n") == 1
 

@@ -13,7 +13,7 @@ from typing import Any
 from dataspoc_lens.bucket import Bucket
 from dataspoc_lens.contract import MANIFEST_PATH
 from dataspoc_lens.contract.models import Manifest, Table, parse
-from dataspoc_lens.errors import AmbiguousTable, ContractError, StorageError, UnknownTable
+from dataspoc_lens.errors import AmbiguousTable, ContractError, UnknownTable
 
 
 @dataclass
@@ -84,10 +84,7 @@ def load(bucket: Bucket) -> Catalog:
     where = bucket.display(MANIFEST_PATH)
     document = bucket.read_json(MANIFEST_PATH)
     if document is None:
-        if not bucket.is_local and not bucket.exists(""):
-            raise StorageError(
-                f"bucket {bucket.display()} does not exist or is not visible; check the URL and credentials"
-            )
+        bucket.check_exists()
         return Catalog(bucket, [], found=False)
     manifest: Manifest = parse("manifest", document, where)
     seen: set[str] = set()

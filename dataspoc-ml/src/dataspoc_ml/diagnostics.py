@@ -6,8 +6,9 @@ not a failure; an OSError from the machine (a full disk) is a storage error; any
 bug: exit 70 and a request to report it. `--debug` anywhere on the line, or DATASPOC_DEBUG=1,
 adds the traceback, never its local variables (credentials live there).
 
-dataspoc-lens and dataspoc-ml hold this same file with their own names: `make contract-sync`
-copies it from dataspoc-ml and `make contract-check` fails when a copy drifts.
+The three packages hold this same file, each with its own names: `make contract-sync` copies
+it from the reference package (contract/tools/contract_sync.py) and `make contract-check` fails
+when a copy drifts.
 """
 
 from __future__ import annotations
@@ -125,7 +126,10 @@ def epilog(*examples: str) -> str:
 def show_version(value: bool) -> None:
     """The eager --version option of the root command."""
     if value:
-        out(f"{TOOL} {__version__}")
+        try:
+            out(f"{TOOL} {__version__}")
+        except BrokenPipeError:
+            silence_stdout()
         raise typer.Exit()
 
 

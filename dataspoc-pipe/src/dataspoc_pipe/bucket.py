@@ -4,8 +4,9 @@ Every path the rest of the package passes in is relative to the bucket root, e.g
 `raw/shop/orders/dt=2026-11-22/part-....parquet`. Credentials never pass through here: each
 backend finds them in the environment or the cloud's IAM.
 
-dataspoc-lens and dataspoc-ml hold this same file with their own names: `make contract-sync`
-copies it from dataspoc-pipe and `make contract-check` fails when a copy drifts.
+The three packages hold this same file, each with its own names: `make contract-sync` copies
+it from the reference package (contract/tools/contract_sync.py) and `make contract-check` fails
+when a copy drifts.
 """
 
 from __future__ import annotations
@@ -226,6 +227,13 @@ class Bucket:
                 f"bucket {self.display()} does not exist or these credentials cannot see it; "
                 "create it, or check its name and the credentials"
             ) from None
+
+    def check_exists(self) -> None:
+        """Fail with a clear error when the bucket is missing: a reader that finds no manifest
+        calls it, so a mistyped bucket never looks like an empty one."""
+        if self.is_local and not Path(self.root).exists():
+            raise BucketNotFound(f"bucket {self.root} does not exist; check the path, or create the bucket first")
+        self.check_reachable()
 
     # writing -----------------------------------------------------------------------------
     def write_bytes(self, rel: str, data: bytes) -> None:

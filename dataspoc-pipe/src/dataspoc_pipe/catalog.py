@@ -30,6 +30,7 @@ WRITER = f"dataspoc-pipe/{__version__}"
 def load(bucket: Bucket) -> Manifest:
     document = bucket.read_json(MANIFEST_PATH)
     if document is None:
+        bucket.check_exists()
         return Manifest(contract_version=CONTRACT_VERSION, updated_at=datetime.now(timezone.utc), tables=[])
     return parse("manifest", document, bucket.display(MANIFEST_PATH))
 

@@ -1,4 +1,7 @@
-"""Narration, warnings and progress go to stderr; stdout carries data only."""
+"""Narration, warnings and progress go to stderr; stdout carries data only.
+
+The three packages hold this same file (contract/tools/contract_sync.py keeps the copies alike).
+"""
 
 from __future__ import annotations
 
