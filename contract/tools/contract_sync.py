@@ -22,7 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "contract" / "schemas"
 PACKAGES = ("pipe", "lens", "ml")
 REFERENCE = "pipe"
-COPIED_MODULES = ("bucket.py", "console.py", "diagnostics.py")
+COPIED_MODULES = (
+    "src/dataspoc_{p}/bucket.py",
+    "src/dataspoc_{p}/console.py",
+    "src/dataspoc_{p}/diagnostics.py",
+    "tests/test_conformance.py",
+)
 BASE_ERRORS = {"pipe": "PipeError", "lens": "LensError", "ml": "MlError"}
 
 
@@ -31,7 +36,7 @@ def vendored_dir(package: str) -> Path:
 
 
 def module_path(package: str, module: str) -> Path:
-    return ROOT / f"dataspoc-{package}" / "src" / f"dataspoc_{package}" / module
+    return ROOT / f"dataspoc-{package}" / module.format(p=package)
 
 
 def renamed(text: str, package: str) -> str:
@@ -57,7 +62,7 @@ def module_drift() -> list[str]:
                 problems.append(f"{copy.relative_to(ROOT)} is missing")
             elif copy.read_text() != renamed(reference, package):
                 problems.append(
-                    f"{copy.relative_to(ROOT)} differs from dataspoc-{REFERENCE}'s {module} "
+                    f"{copy.relative_to(ROOT)} differs from {module_path(REFERENCE, module).relative_to(ROOT)} "
                     f"(edit it in dataspoc-{REFERENCE})"
                 )
     return problems
@@ -69,7 +74,8 @@ def sync_modules() -> None:
         for package in PACKAGES:
             if package != REFERENCE:
                 module_path(package, module).write_text(renamed(reference, package))
-    print(f"copied {', '.join(COPIED_MODULES)} from dataspoc-{REFERENCE} into the other packages")
+    names = ", ".join(Path(module).name for module in COPIED_MODULES)
+    print(f"copied {names} from dataspoc-{REFERENCE} into the other packages")
 
 
 def drift() -> list[str]:

@@ -18,7 +18,10 @@ def copy_repo(tmp_path):
         vendored = f"dataspoc-{tool}/src/dataspoc_{tool}/contract/schemas"
         shutil.copytree(REPO / vendored, target / vendored)
         for module in ("bucket.py", "console.py", "diagnostics.py"):
-            shutil.copyfile(REPO / f"dataspoc-{tool}/src/dataspoc_{tool}/{module}", target / f"dataspoc-{tool}/src/dataspoc_{tool}/{module}")
+            copied = f"dataspoc-{tool}/src/dataspoc_{tool}/{module}"
+            shutil.copyfile(REPO / copied, target / copied)
+        (target / f"dataspoc-{tool}/tests").mkdir()
+        shutil.copyfile(REPO / f"dataspoc-{tool}/tests/test_conformance.py", target / f"dataspoc-{tool}/tests/test_conformance.py")
     return target
 
 
@@ -55,7 +58,7 @@ def test_a_copied_module_edited_outside_pipe_is_named_and_sync_restores_it(tmp_p
 
     result = check(repo)
     assert result.returncode == 1
-    assert "dataspoc-ml/src/dataspoc_ml/bucket.py differs from dataspoc-pipe's bucket.py" in result.stderr
+    assert "dataspoc-ml/src/dataspoc_ml/bucket.py differs from dataspoc-pipe/src/dataspoc_pipe/bucket.py" in result.stderr
 
     assert check(repo, "sync").returncode == 0
     assert "RETRIES = 3" in copy.read_text() and "dataspoc_ml.errors" in copy.read_text()

@@ -99,8 +99,7 @@ def load(bucket: Bucket, name: str) -> tuple[Any, ModelInfo]:
 
 def all_models(bucket: Bucket) -> list[ModelInfo]:
     """Every finished model; one whose features.json or metrics.json is broken is skipped with a warning."""
-    if not bucket.is_local:
-        bucket.check_exists()  # a missing bucket must not look like one without models
+    bucket.check_exists()  # a missing bucket must not look like one without models
     models = []
     for name in model_names(bucket):
         try:

@@ -79,8 +79,7 @@ def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> Predict
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if not bucket.is_local:
-        bucket.check_exists()  # a missing bucket must not look like one without models
+    bucket.check_exists()  # a missing bucket must not look like one without models
 
     info = artifacts.info(bucket, model)
     features = [f.model_dump() for f in info.features.features]

@@ -174,8 +174,7 @@ def _target_array(column: Any, kind: str | None) -> Any:
 
 def train(bucket: Bucket, opts: TrainOptions) -> Metrics:
     _check_options(opts)
-    if not bucket.is_local:
-        bucket.check_exists()  # a missing bucket must not look like one without tables
+    bucket.check_exists()  # a missing bucket must not look like one without tables
     manifest = catalog.load(bucket)
     table = catalog.resolve(manifest, opts.table, bucket)
     available = table.column_names

@@ -184,7 +184,7 @@ class Bucket:
         def read() -> bytes | None:
             try:
                 return self.fs.cat_file(self.full(rel))
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 return None
 
         return self._retrying(read, f"read {self.display(rel)}")
