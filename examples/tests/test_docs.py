@@ -98,6 +98,7 @@ def test_documented_command_exists_with_its_flags(where, tool, words):
     if not path:
         assert set(options) <= {"--version", "--help", "--debug"}, f"{where}: `{tool} {' '.join(words)}` names no command"
     shown = help_text(tool, path)
+    assert "Exit codes:" in shown and "70 internal error" in shown, f"`{tool} {' '.join(path)} --help` has no exit codes"
     for option in options:
         assert re.search(rf"(^|[\s,]){re.escape(option)}([\s,]|$)", shown, re.M), (
             f"{where}: `{tool} {' '.join(path)}` has no option {option}"
