@@ -91,11 +91,14 @@ def _as_storage_error(exc: BaseException, what: str, scheme: str = "") -> BaseEx
         return exc  # ArrowInvalid & co: bad data, not storage; the caller names the file
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     where = CREDENTIALS_HELP.get(BACKENDS.get(scheme, ("",))[0])
-    settings = f"set {where}, or run where the cloud's IAM grants access" if where else "check the credentials"
+    if where:
+        settings = f"set {where}, or run where the cloud's IAM grants access"
+    else:
+        settings = "check the folder's permissions" if scheme in ("", "file") else "check the credentials"
     if NO_CREDENTIALS & {cls.__name__ for cls in type(exc).__mro__}:
         return AccessDenied(f"no credentials to {what} ({reason}); {settings}")
     if isinstance(exc, PermissionError):
-        return AccessDenied(f"access denied while trying to {what} ({reason}); {settings} with access to it")
+        return AccessDenied(f"access denied while trying to {what} ({reason}); {settings}")
     if _transient(exc) or "Could not connect" in reason or "Connect timeout" in reason:
         return BucketUnreachable(f"cannot reach the bucket while trying to {what}: {reason}")
     return StorageError(f"storage error while trying to {what}: {reason}")

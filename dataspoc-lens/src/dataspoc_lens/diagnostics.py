@@ -2,9 +2,10 @@
 
 The only place that turns an exception into an exit code and a message. Errors of our own
 (errors.py) carry their code; an interrupt is 130; a reader that closed stdout (`| head`) is
-not a failure; an OSError from the machine (a full disk) is a storage error; anything else is a
-bug: exit 70 and a request to report it. `--debug` anywhere on the line, or DATASPOC_DEBUG=1,
-adds the traceback, never its local variables (credentials live there).
+not a failure; a PermissionError is a usage error and any other OSError from the machine (a
+full disk) a storage error; anything else is a bug: exit 70 and a request to report it.
+`--debug` anywhere on the line, or DATASPOC_DEBUG=1, adds the traceback, never its local
+variables (credentials live there).
 
 The three packages hold this same file, each with its own names: `make contract-sync` copies
 it from the reference package (contract/tools/contract_sync.py) and `make contract-check` fails
@@ -66,6 +67,8 @@ def diagnose(exc: BaseException) -> Outcome:
     if isinstance(exc, KeyboardInterrupt):
         return Outcome(ExitCode.INTERRUPTED, "interrupted")
     detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    if isinstance(exc, PermissionError):  # no retry helps: the user must change a permission
+        return Outcome(ExitCode.USAGE, f"permission denied: {detail or type(exc).__name__}; check the permissions")
     if isinstance(exc, OSError):
         return Outcome(ExitCode.STORAGE, f"storage error: {detail or type(exc).__name__}")
     shown = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

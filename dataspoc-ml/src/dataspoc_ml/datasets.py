@@ -54,7 +54,7 @@ def _open(bucket: Bucket, rel: str):
         return pq.ParquetFile(bucket.fs.open(bucket.full(rel), "rb"))
 
     try:
-        return retrying(open_file, f"read {bucket.display(rel)}")
+        return retrying(open_file, f"read {bucket.display(rel)}", bucket.scheme)
     except Exception as exc:  # noqa: BLE001 - read_error classifies it and names the file
         raise read_error(bucket, rel, exc) from None
 
