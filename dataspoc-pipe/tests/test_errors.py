@@ -55,8 +55,8 @@ def test_bad_names_are_refused(pipe, name):
 
 def test_bad_source_name_is_refused(pipe):
     pipe("init")
-    result = pipe("add", "orders", "--path", "x.csv", "--source", "My Shop")
-    assert_one_line_error(result, ExitCode.USAGE, "source name", "My Shop")
+    result = pipe("add", "orders", "--path", "x.csv", "--namespace", "My Shop")
+    assert_one_line_error(result, ExitCode.USAGE, "namespace", "My Shop")
 
 
 def test_unknown_pipeline(pipe):
@@ -76,7 +76,7 @@ def test_unknown_key_in_project_file_is_named(pipe, tmp_path):
         "    target: {source: shop, table: orders}\n"
     )
     result = pipe("run", "orders")
-    assert_one_line_error(result, ExitCode.USAGE, "pipelines.orders.source.csv.delimter", "unknown key")
+    assert_one_line_error(result, ExitCode.USAGE, "pipelines.orders.source.delimter", "unknown key")
 
 
 def test_unreachable_bucket(pipe, tmp_path, s3_env, closed_port):
@@ -111,15 +111,23 @@ def test_manifest_of_a_newer_major_version_is_refused(pipe, tmp_path):
     assert json.loads(manifest.read_text())["contract_version"] == "2.0"
 
 
-def test_header_only_file_creates_an_empty_table(pipe, tmp_path):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "orders-1.csv").write_text("order_id,amount\n")
+def test_header_only_file_creates_no_table_until_rows_arrive(pipe, tmp_path):
+    source = tmp_path / "data" / "orders-1.csv"
+    source.parent.mkdir()
+    source.write_text("order_id,amount\n")
     pipe("init")
     pipe("add", "orders", "--path", "data/orders-*.csv", "--source", "shop")
-    result = pipe("run", "orders")
+    result = pipe("run", "orders", "--json")
     assert result.code == ExitCode.OK, result.stderr
-    table = read_bucket_json(str(tmp_path / "bucket"), ".dataspoc/manifest.json")["tables"][0]
-    assert table["row_count"] == 0
+    assert result.json()[0]["rows_written"] == 0
+    assert read_bucket_json(str(tmp_path / "bucket"), ".dataspoc/manifest.json")["tables"] == []
+
+    with open(source, "a") as handle:
+        handle.write("1,2.5\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    [table] = read_bucket_json(str(tmp_path / "bucket"), ".dataspoc/manifest.json")["tables"]
+    assert table["row_count"] == 1
+    assert [c["name"] for c in table["columns"]] == ["order_id", "amount", "dt"]
 
 
 def test_debug_shows_the_traceback(pipe):

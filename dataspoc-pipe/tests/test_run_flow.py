@@ -200,6 +200,9 @@ def test_init_is_safe_to_repeat(pipe, tmp_path):
 def test_bucket_from_environment(pipe, tmp_path):
     setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
     other = tmp_path / "other-bucket"
+    missing = pipe("run", "orders", env={"DATASPOC_BUCKET": str(other)})
+    assert missing.code == ExitCode.USAGE and "other-bucket does not exist" in missing.stderr
+    other.mkdir()
     result = pipe("run", "orders", env={"DATASPOC_BUCKET": str(other)})
     assert result.code == ExitCode.OK
     assert (other / ".dataspoc" / "manifest.json").exists()

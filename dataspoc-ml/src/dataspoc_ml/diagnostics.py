@@ -46,6 +46,21 @@ def debug_from_env(environ: dict[str, str] | None = None) -> bool:
 
 
 _debug = debug_from_env()
+_hidden: set[str] = set()
+HIDDEN = "***"
+
+
+def hide(value: str) -> None:
+    """Never show this value (a secret read from the environment) in a message or a log."""
+    if len(value) >= 3:
+        _hidden.add(value)
+
+
+def scrub(text: str) -> str:
+    """The text with every hidden value replaced by ***, longest first."""
+    for value in sorted(_hidden, key=len, reverse=True):
+        text = text.replace(value, HIDDEN)
+    return text
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,11 @@ def one_line(text: str) -> str:
 
 def diagnose(exc: BaseException) -> Outcome:
     """The exit code and the message for an exception that ended a command."""
+    outcome = _diagnose(exc)
+    return outcome if outcome.message is None else Outcome(outcome.code, scrub(outcome.message))
+
+
+def _diagnose(exc: BaseException) -> Outcome:
     if isinstance(exc, BrokenPipeError):
         return Outcome(ExitCode.OK, None)
     if isinstance(exc, MlError):
@@ -83,15 +103,17 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     return diagnose(exc).code
 
 
-def report(exc: BaseException) -> ExitCode:
-    """Tell the user how the command ended (stderr only) and return its exit code."""
+def report(exc: BaseException, prefix: str = "") -> ExitCode:
+    """Tell the user how the command ended (stderr only) and return its exit code.
+
+    `prefix` names the part of the command that failed when it goes on with the others."""
     outcome = diagnose(exc)
     if isinstance(exc, BrokenPipeError):
         silence_stdout()
     if outcome.message is not None:
         if _debug:
-            sys.stderr.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        error(outcome.message)
+            sys.stderr.write(scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
+        error(prefix + outcome.message)
     return outcome.code
 
 

@@ -1,26 +1,27 @@
 """The manifest, as dataspoc-pipe reads and updates it.
 
-Pipe only replaces the entries of tables it publishes; every other entry is kept as found.
+Pipe only replaces the entries of tables it publishes; every other entry, and every field this
+version does not know, is kept as found: the manifest is edited as a JSON document, and the
+typed models only check it.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from dataspoc_pipe import __version__
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract import CONTRACT_VERSION, MANIFEST_LOCK, MANIFEST_PATH
 from dataspoc_pipe.contract.models import (
     Column,
-    DataFile,
     Layer,
     LoggedTable,
     Manifest,
-    Partition,
     SchemaChange,
-    SchemaVersion,
-    Table,
-    dump,
     parse,
 )
 
@@ -59,73 +60,136 @@ def _change(old: list[Column], new: list[Column]) -> SchemaChange | None:
     return "changed"
 
 
-def apply_run(
-    manifest: Manifest,
-    *,
-    layer: Layer,
-    namespace: str,
-    name: str,
-    partition_by: list[str],
-    columns: list[Column],
-    logged: LoggedTable,
-    run_id: str,
-    at: datetime,
-) -> Manifest:
-    """The manifest with one run's files appended to a table (created when new).
+@dataclass
+class TableRun:
+    """One table's share of a run, as the manifest records it."""
 
-    Applying the same run twice changes nothing, so a crashed run can be re-applied.
+    layer: Layer
+    namespace: str
+    name: str
+    partition_by: list[str]
+    columns: list[Column] | None  # None: keep the table's current columns (a run with no rows)
+    logged: LoggedTable
+    primary_key: list[str] | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.layer}/{self.namespace}/{self.name}"
+
+
+def apply_runs(document: dict[str, Any], runs: list[TableRun], run_id: str, at: datetime) -> dict[str, Any]:
+    """The manifest document with each run's files appended to its table (created when new).
+
+    It edits the document as found: fields this version does not know, in the manifest, its
+    tables, partitions and files, are kept. Applying the same run twice changes nothing, so a
+    crashed run can be re-applied.
     """
-    location = f"{layer}/{namespace}/{name}"
-    existing = manifest.find(location)
+    document = copy.deepcopy(document)
+    tables: list[dict[str, Any]] = document.setdefault("tables", [])
+    for run in runs:
+        index = next((i for i, t in enumerate(tables) if t.get("location") == run.location), None)
+        previous = tables[index] if index is not None else None
+        if previous is None and not run.logged.files:
+            continue  # a table is created by its first rows, never empty
+        entry = _apply(previous, run, run_id, at)
+        if index is None:
+            tables.append(entry)
+        else:
+            tables[index] = entry
+    tables.sort(key=lambda t: str(t.get("location")))
+    document["contract_version"] = _newer(str(document.get("contract_version", CONTRACT_VERSION)))
+    document["updated_at"] = at.isoformat().replace("+00:00", "Z")
+    return document
+
+
+def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: datetime) -> dict[str, Any]:
+    entry = dict(previous or {})
     partitions = {
-        tuple(sorted(p.values.items())): p.model_copy(deep=True) for p in (existing.partitions if existing else [])
+        _values_key(p.get("values", {})): dict(p, files=list(p.get("files", []))) for p in entry.get("partitions", [])
     }
-    known_paths = {f.path for p in partitions.values() for f in p.files}
-    for f in logged.files:
+    known_paths = {f.get("path") for p in partitions.values() for f in p["files"]}
+    for f in run.logged.files:
         if f.path in known_paths:
             continue
-        key = tuple(sorted(f.partition.items()))
-        part = partitions.setdefault(key, Partition(values=dict(f.partition), files=[], rows=0, bytes=0))
-        part.files.append(DataFile(path=f.path, rows=f.rows, bytes=f.bytes, run_id=run_id))
-        part.rows += f.rows
-        part.bytes += f.bytes
+        part = partitions.setdefault(
+            _values_key(f.partition), {"values": dict(f.partition), "files": [], "rows": 0, "bytes": 0}
+        )
+        part["files"].append({"path": f.path, "rows": f.rows, "bytes": f.bytes, "run_id": run_id})
+        part["rows"] += f.rows
+        part["bytes"] += f.bytes
     ordered = [partitions[k] for k in sorted(partitions)]
 
-    history = list(existing.schema_history) if existing else []
-    previous = existing.columns if existing else None
-    if previous is None:
-        history.append(SchemaVersion(version=1, run_id=run_id, at=at, change="created", columns=columns))
-    elif logged.files and (change := _change(previous, columns)):
-        history.append(
-            SchemaVersion(version=history[-1].version + 1, run_id=run_id, at=at, change=change, columns=columns)
-        )
-    current_columns = columns if (previous is None or logged.files) else previous
+    stamp = at.isoformat().replace("+00:00", "Z")
+    history = list(entry.get("schema_history", []))
+    old_columns = [Column.model_validate(c) for c in entry["columns"]] if "columns" in entry else None
+    new_columns = run.columns if (run.columns is not None and run.logged.files) else old_columns
+    if new_columns is None:
+        new_columns = run.columns or []
+    dumped = [c.model_dump(mode="json") for c in new_columns]
+    if old_columns is None:
+        history.append({"version": 1, "run_id": run_id, "at": stamp, "change": "created", "columns": dumped})
+    elif change := _change(old_columns, new_columns):
+        version = int(history[-1].get("version", 0)) + 1 if history else 1
+        history.append({"version": version, "run_id": run_id, "at": stamp, "change": change, "columns": dumped})
 
-    table = Table(
-        layer=layer,
-        namespace=namespace,
-        name=name,
-        location=location,
-        partition_by=partition_by,
+    entry.update(
+        layer=run.layer,
+        namespace=run.namespace,
+        name=run.name,
+        location=run.location,
+        format="parquet",
+        partition_by=run.partition_by,
         partitions=ordered,
-        columns=current_columns,
-        row_count=sum(p.rows for p in ordered),
-        file_count=sum(len(p.files) for p in ordered),
-        bytes=sum(p.bytes for p in ordered),
+        columns=dumped,
+        row_count=sum(p["rows"] for p in ordered),
+        file_count=sum(len(p["files"]) for p in ordered),
+        bytes=sum(p["bytes"] for p in ordered),
         last_run_id=run_id,
-        last_run_at=at,
+        last_run_at=stamp,
         writer=WRITER,
-        description=existing.description if existing else None,
         schema_history=history,
     )
-    tables = [t for t in manifest.tables if t.location != location] + [table]
-    tables.sort(key=lambda t: t.location)
-    return Manifest(contract_version=CONTRACT_VERSION, updated_at=datetime.now(timezone.utc), tables=tables)
+    if run.primary_key:
+        entry["primary_key"] = run.primary_key
+    return entry
 
 
-def update(bucket: Bucket, change) -> Manifest:
-    """Read the manifest, apply `change`, write it back, all under the manifest lock."""
+def _values_key(values: dict[str, str]) -> tuple:
+    return tuple(sorted(values.items()))
+
+
+def _newer(found: str) -> str:
+    """The manifest's version after this writer touched it: never lower than either side's."""
+
+    def minor(version: str) -> int:
+        return int(version.split(".")[1]) if version.count(".") == 1 and version.split(".")[1].isdigit() else 0
+
+    return found if minor(found) >= minor(CONTRACT_VERSION) else CONTRACT_VERSION
+
+
+def update(bucket: Bucket, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Manifest:
+    """Read the manifest document, apply `change`, check and write it back, under the manifest lock.
+
+    A document that would break the contract is never written: ContractError instead.
+    """
+    where = bucket.display(MANIFEST_PATH)
     with bucket.lock(MANIFEST_LOCK, owner=WRITER):
-        manifest = change(load(bucket))
-        bucket.write_json(MANIFEST_PATH, dump(manifest))
+        document = read_document(bucket)
+        changed = change(document)
+        manifest = parse("manifest", changed, f"the manifest this run would write to {where}")
+        bucket.write_json(MANIFEST_PATH, changed)
     return manifest
+
+
+def read_document(bucket: Bucket) -> dict[str, Any]:
+    """The manifest as stored (checked against the contract), or an empty one."""
+    document = bucket.read_json(MANIFEST_PATH)
+    if document is None:
+        bucket.check_exists()
+        return {"contract_version": CONTRACT_VERSION, "updated_at": _now(), "tables": []}
+    parse("manifest", document, bucket.display(MANIFEST_PATH))
+    return document
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from dataspoc_pipe import console, diagnostics
-from dataspoc_pipe.diagnostics import DEBUG_HELP, EXIT_CODES_HELP, epilog, exit_code_for
-from dataspoc_pipe.errors import PipeError, UsageError
+from dataspoc_pipe.diagnostics import DEBUG_HELP, EXIT_CODES_HELP, epilog
+from dataspoc_pipe.errors import UsageError
 
 app = typer.Typer(
     name="dataspoc-pipe",
@@ -19,7 +19,7 @@ app = typer.Typer(
         "Extract sources into a Parquet data lake in a bucket, incrementally and exactly once.\n\n"
         "Quick start:\n\n"
         "  dataspoc-pipe init --bucket ./bucket\n\n"
-        "  dataspoc-pipe add orders --path 'data/orders*.csv' --source shop\n\n"
+        "  dataspoc-pipe add orders --kind csv --path 'data/orders*.csv' --namespace shop\n\n"
         "  dataspoc-pipe run orders\n\n" + EXIT_CODES_HELP
     ),
     no_args_is_help=True,
@@ -89,47 +89,66 @@ def init(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     console.say("next: dataspoc-pipe add NAME --path 'data/*.csv' --source SOURCE")
 
 
-@command("dataspoc-pipe add orders --path 'data/orders*.csv' --source shop")
+@command(
+    "dataspoc-pipe add orders --kind csv --path 'data/orders*.csv' --namespace shop",
+    "dataspoc-pipe add events --kind csv --path 'in/*.csv.gz' --namespace web --set delimiter=';' --set 'nulls=[\"\", \"NA\"]'",
+)
 def add(
     name: Annotated[str, typer.Argument(help="Pipeline name: lowercase letters, digits, underscores.")],
-    path: Annotated[str, typer.Option("--path", help="CSV file or glob, relative to the project file.")],
-    source: Annotated[str, typer.Option("--source", help="Source name: data lands in raw/<source>/<table>/.")],
-    table: Annotated[str | None, typer.Option("--table", help="Table name [default: the pipeline name].")] = None,
-    kind: Annotated[str, typer.Option("--kind", help="Source kind. Today: csv.")] = "csv",
-    delimiter: Annotated[str, typer.Option("--delimiter", help="CSV field delimiter.")] = ",",
+    kind: Annotated[str | None, typer.Option("--kind", "-k", help="Source kind: csv.")] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", "--source", "-n", help="Namespace: its tables land in raw/<namespace>/<table>/."),
+    ] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", help="File kinds: a file or glob, relative to the project file.")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="One-table kinds: the table name [default: the pipeline name].")
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            help="Any source setting as KEY=VALUE (VALUE read as YAML); ${VAR} is kept and read from the environment at run time.",
+        ),
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a pipeline of the same name.")] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Add a pipeline to the project file."""
-    from pydantic import ValidationError
+    """Add a pipeline to the project file.
 
-    from dataspoc_pipe import config
+    Missing options are asked for when the input is a terminal; with flags only it never asks.
+    """
+    from dataspoc_pipe import config, wizard
 
     config.check_name(name, "pipeline name")
-    config.check_name(source, "source name")
-    config.check_name(table or name, "table name")
-    if kind != "csv":
-        raise UsageError(f"unknown source kind '{kind}'; this version reads: csv")
     project_file = config.project_path(project)
     loaded = config.load(project_file)
     if name in loaded.pipelines and not replace:
         raise UsageError(f"pipeline '{name}' exists already in {project_file}; pass --replace to overwrite it")
-    try:
-        loaded.pipelines[name] = config.Pipeline(
-            source=config.CsvSource(path=path, delimiter=delimiter),
-            target=config.Target(source=source, table=table or name),
-        )
-    except ValidationError as exc:
-        raise UsageError(config.render_validation_error(exc)) from None
+    pipeline = wizard.pipeline_from_options(
+        name, kind=kind, namespace=namespace, table=table, path=path, settings=settings or []
+    )
+    loaded.pipelines[name] = pipeline
     config.save(loaded, project_file)
-    console.say(f"added pipeline '{name}': {path} -> raw/{source}/{table or name}/")
-    console.say(f"next: dataspoc-pipe run {name}")
+    console.say(f"added pipeline '{name}' ({pipeline.source['kind']}) -> raw/{pipeline.target.namespace}/")
+    console.say(f"next: dataspoc-pipe run {name} --dry-run")
 
 
-@command("dataspoc-pipe run orders customers")
+@command("dataspoc-pipe run orders customers", "dataspoc-pipe run --all --json", "dataspoc-pipe run orders --dry-run")
 def run(
     names: Annotated[list[str] | None, typer.Argument(help="Pipelines to run.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Run every pipeline in the project.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Run every pipeline in the project; one failing does not stop the others.")
+    ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Ignore the bookmarks: read every source in full again.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what each pipeline would read and write; change nothing.")
+    ] = False,
     reread_changed: Annotated[
         bool,
         typer.Option(
@@ -145,7 +164,8 @@ def run(
 
     A rerun with nothing new writes nothing; a file that grew is read from where the last run
     stopped; a file rewritten otherwise stops the run unless --reread-changed. On failure
-    nothing is published and the exit code says why, so cron can act on it.
+    nothing is published and the exit code says why, so cron can act on it. With several
+    pipelines each runs whatever the others do; the exit code is the first failure's.
     """
     from dataspoc_pipe import config, render, runner
 
@@ -154,21 +174,26 @@ def run(
     if not chosen:
         raise UsageError("name a pipeline to run, or pass --all")
     pipelines = {name: config.pipeline(loaded, name, project_file) for name in chosen}
+    options = runner.Options(full=full, reread_changed=reread_changed, dry_run=dry_run)
 
-    logs, failures = [], []
+    documents, failures = [], []
     for name, pipeline in pipelines.items():
         try:
-            with render.run_progress(name) as progress:
-                log = runner.run(target, name, pipeline, project_file.parent, progress, reread_changed=reread_changed)
-            logs.append(log)
-            console.say(render.run_summary(log))
-        except PipeError as exc:
-            failures.append(exc)
-            console.error(f"{name}: {exc}")
+            with render.run_progress(name, quiet=dry_run) as progress:
+                result = runner.run(target, name, pipeline, project_file.parent, progress, options)
+        except Exception as exc:  # noqa: BLE001 - one pipeline's failure, even a bug, must not stop the others
+            failures.append(diagnostics.report(exc, prefix=f"{name}: "))
+            continue
+        if isinstance(result, runner.Plan):
+            documents.append(result.document())
+            console.say(render.plan_summary(result))
+        else:
+            documents.append(render.log_document(result))
+            console.say(render.run_summary(result))
     if as_json:
-        console.out(json.dumps([render.log_document(log) for log in logs], indent=2))
+        console.out(json.dumps(documents, indent=2))
     if failures:
-        raise typer.Exit(int(exit_code_for(failures[0])))
+        raise typer.Exit(int(failures[0]))
 
 
 @command("dataspoc-pipe status --json")
@@ -212,10 +237,9 @@ def logs(
 def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     """Print the bucket's catalog, .dataspoc/manifest.json, on stdout."""
     from dataspoc_pipe import catalog
-    from dataspoc_pipe.contract.models import dump
 
     _, _loaded, target = _context(project, bucket, need_project=False)
-    console.out(json.dumps(dump(catalog.load(target)), indent=2))
+    console.out(json.dumps(catalog.read_document(target), indent=2))
 
 
 def main() -> None:

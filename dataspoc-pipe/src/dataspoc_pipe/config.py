@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from dataspoc_pipe.contract.models import NAME_PATTERN
-from dataspoc_pipe.errors import ConfigError, InvalidName, UnknownPipeline
+from dataspoc_pipe.errors import ConfigError, InvalidName, UnknownPipeline, UsageError
 
 PROJECT_FILE = "dataspoc-pipe.yaml"
 PROJECT_ENV = "DATASPOC_PIPE_PROJECT"
@@ -23,28 +25,34 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CsvSource(Strict):
-    kind: Literal["csv"] = "csv"
-    path: Annotated[str, Field(min_length=1, description="A file or a glob, relative to the project file.")]
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-
-
-Source = Annotated[CsvSource, Field(discriminator="kind")]
-
-
 class Target(Strict):
-    source: Name
-    table: Name
+    namespace: Name
+    table: Name | None = None  # the table of a one-table source; default: the pipeline's name
 
-    @property
-    def location(self) -> str:
-        return f"raw/{self.source}/{self.table}"
+    @model_validator(mode="before")
+    @classmethod
+    def _old_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "source" in data and "namespace" not in data:
+            data = {**data, "namespace": data["source"]}
+            del data["source"]
+        return data
 
 
 class Pipeline(Strict):
-    source: Source
+    source: dict[str, Any]  # as written, ${VAR} and all; source_config() resolves and validates it
     target: Target
     mode: Literal["append"] = "append"
+
+    @field_validator("source")
+    @classmethod
+    def _known_kind(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from dataspoc_pipe.sources import KINDS
+
+        kind = value.get("kind")
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; this version reads: {', '.join(sorted(KINDS))}")
+        check_source(value)
+        return value
 
 
 class Project(Strict):
@@ -54,8 +62,6 @@ class Project(Strict):
 
 
 def check_name(value: str, what: str) -> str:
-    import re
-
     if not re.fullmatch(NAME_PATTERN, value):
         raise InvalidName(
             f"{what} '{value}' is not a valid name: use a lowercase letter, then lowercase "
@@ -85,11 +91,17 @@ def load(path: Path) -> Project:
         raise ConfigError(f"{path}: {render_validation_error(exc)}") from None
 
 
-def render_validation_error(exc: ValidationError) -> str:
+def render_validation_error(exc: ValidationError, errors: list | None = None) -> str:
     lines = []
-    for error in exc.errors():
+    for error in exc.errors() if errors is None else errors:
         field = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
         message = error["msg"]
+        if error["type"] == "value_error" and error.get("ctx", {}).get("nested"):
+            # a nested config's own errors, already rendered relative to it: put them under field
+            lines += [f"{field}.{part}" for part in str(error["ctx"]["nested"]).split("; ")]
+            continue
+        if error["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling)"
         elif error["type"] == "string_pattern_mismatch":
@@ -130,3 +142,73 @@ def bucket_url(project: Project | None, option: str | None, project_file: Path) 
     if "://" not in url and not Path(url).expanduser().is_absolute():
         return str((project_file.parent / url).resolve())
     return url
+
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _substitute(value: Any, lookup) -> Any:
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda m: lookup(m.group(1), m.group(0)), value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, lookup) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, lookup) for v in value]
+    return value
+
+
+def _placeholders(value: Any, path: tuple = ()) -> set[tuple]:
+    """The paths of values that hold a ${VAR}."""
+    if isinstance(value, str):
+        return {path} if PLACEHOLDER.search(value) else set()
+    if isinstance(value, dict):
+        return set().union(*(_placeholders(v, (*path, k)) for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(_placeholders(v, (*path, i)) for i, v in enumerate(value)))
+    return set()
+
+
+def check_source(raw: dict[str, Any]) -> None:
+    """Validate a source as written: every key and every value but those holding ${VAR}, which
+    are checked at run time once the environment gives them a value."""
+    from dataspoc_pipe.sources import KINDS
+
+    deferred = _placeholders(raw)
+    try:
+        KINDS[raw["kind"]].config.model_validate(_substitute(raw, lambda _name, text: text))
+    except ValidationError as exc:
+        errors = [e for e in exc.errors() if not any(tuple(e["loc"][: len(p)]) == p for p in deferred)]
+        if errors:
+            raise PydanticCustomError(
+                "value_error", "{nested}", {"nested": render_validation_error(exc, errors)}
+            ) from None
+
+
+def source_config(pipeline: Pipeline, name: str, environ=None):
+    """The pipeline's source config with ${VAR} read from the environment, validated by its kind.
+
+    The values read are registered with diagnostics.hide, so no message or log repeats them.
+    """
+    from dataspoc_pipe import diagnostics
+    from dataspoc_pipe.sources import KINDS
+
+    environ = os.environ if environ is None else environ
+    missing: list[str] = []
+
+    def lookup(variable: str, text: str) -> str:
+        if variable not in environ:
+            missing.append(variable)
+            return text
+        diagnostics.hide(environ[variable])
+        return environ[variable]
+
+    resolved = _substitute(pipeline.source, lookup)
+    if missing:
+        raise UsageError(
+            f"pipeline '{name}' reads ${{{missing[0]}}} from the environment, but {missing[0]} is not set; "
+            "export it before running"
+        )
+    try:
+        return KINDS[resolved["kind"]].config.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError(f"pipeline '{name}' source: {render_validation_error(exc)}") from None

@@ -8,7 +8,7 @@ from typing import Any
 
 from dataspoc_pipe import console
 from dataspoc_pipe.contract.models import RunLog, dump
-from dataspoc_pipe.runner import Progress
+from dataspoc_pipe.runner import Plan, Progress
 
 
 def size(n: int) -> str:
@@ -34,8 +34,22 @@ def log_document(log: RunLog) -> dict[str, Any]:
     return dump(log)
 
 
+def plan_summary(plan: Plan) -> str:
+    lines = [f"{plan.pipeline}: dry run, nothing read or written"]
+    for stream, items in plan.streams.items():
+        target = f"raw/{plan.namespace}/{stream}"
+        if not items:
+            lines.append(f"  {target}: nothing new")
+        for item in items:
+            lines.append(f"  {target} <- {item}")
+    return "\n".join(lines)
+
+
 @contextmanager
-def run_progress(name: str) -> Iterator[Progress]:
+def run_progress(name: str, quiet: bool = False) -> Iterator[Progress]:
+    if quiet:
+        yield Progress()
+        return
     with console.progress() as bar:
         task = bar.add_task(name, total=None, rows=0)
         rows = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataspoc_pipe import catalog, runlog
+from dataspoc_pipe import catalog, runlog, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Project
 from dataspoc_pipe.contract.models import RunLog, dump
@@ -30,13 +30,17 @@ def status(bucket: Bucket, project: Project) -> list[dict[str, Any]]:
     for name, pipeline in sorted(project.pipelines.items()):
         ids = runlog.run_ids(bucket, name)
         last = runlog.load(bucket, name, ids[-1]) if ids else None
-        table = manifest.find(pipeline.target.location)
+        one_table = pipeline.target.table or name
+        streams = sorted(state.streams(state.load(bucket, name), one_table)) or [one_table]
+        locations = [f"raw/{pipeline.target.namespace}/{stream}" for stream in streams]
+        tables = [t for t in (manifest.find(location) for location in locations) if t is not None]
         rows.append(
             {
                 "pipeline": name,
-                "source": f"{pipeline.source.kind}:{pipeline.source.path}",
-                "table": pipeline.target.location,
-                "table_rows": table.row_count if table else 0,
+                "kind": pipeline.source.get("kind"),
+                "tables": locations,
+                "table": ", ".join(locations),
+                "table_rows": sum(t.row_count for t in tables),
                 "last_run": _summary(last) if last else None,
             }
         )

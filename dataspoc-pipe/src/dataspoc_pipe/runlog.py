@@ -5,14 +5,41 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
+from dataspoc_pipe import __version__
 from dataspoc_pipe.bucket import Bucket
-from dataspoc_pipe.contract import log_dir, log_path
-from dataspoc_pipe.contract.models import RunLog, dump, parse
+from dataspoc_pipe.contract import CONTRACT_VERSION, log_dir, log_path
+from dataspoc_pipe.contract.models import LoggedTable, RunError, RunLog, RunStatus, dump, parse
 
 
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+
+
+def build(
+    run_id: str,
+    pipeline: str,
+    status: RunStatus,
+    started: datetime,
+    duration: float,
+    tables: list[LoggedTable],
+    error: RunError | None = None,
+) -> RunLog:
+    return RunLog(
+        contract_version=CONTRACT_VERSION,
+        run_id=run_id,
+        pipeline=pipeline,
+        tool=f"dataspoc-pipe/{__version__}",
+        status=status,
+        started_at=started,
+        finished_at=datetime.now(timezone.utc),
+        duration_seconds=duration,
+        rows_written=sum(t.rows for t in tables),
+        files_written=sum(len(t.files) for t in tables),
+        bytes_written=sum(f.bytes for t in tables for f in t.files),
+        tables=tables,
+        error=error,
+    )
 
 
 def save(bucket: Bucket, log: RunLog) -> None:

@@ -1,29 +1,26 @@
-"""One pipeline run: extract, write Parquet, then publish data, state, log and manifest.
+"""One pipeline run, in phases: plan, extract each stream into staging, then commit.
 
-The order is the contract's: data files under run-scoped names first; then the state
-bookmark; then the run log; then the manifest entry that makes the files visible to readers.
-A crash before the manifest leaves files no reader sees, and the next run re-applies the
-committed run's log to the manifest, so committed data is never lost nor counted twice.
+Everything that can be checked is checked before the first byte reaches the bucket: the
+bucket and its manifest are readable, the source config resolves, every stream's name and
+columns are valid. Rows are staged on the local disk; only a run whose every stream was read
+whole is published (publish.py), so a rejected run leaves the bucket as it was, apart from its
+failure log.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dataspoc_pipe import __version__, catalog, runlog, state
+from dataspoc_pipe import catalog, config, publish, runlog, sources, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
-from dataspoc_pipe.contract import CONTRACT_VERSION
-from dataspoc_pipe.contract.models import LoggedFile, LoggedTable, RunError, RunLog
+from dataspoc_pipe.contract.models import RunLog
 from dataspoc_pipe.errors import PipeError, SourceError
-from dataspoc_pipe.sources import csv_files
+from dataspoc_pipe.sources.base import Context, Stream
 from dataspoc_pipe.writer import PartitionedWriter
-
-PARTITION_BY = ["dt"]
 
 
 @dataclass
@@ -34,149 +31,135 @@ class Progress:
     on_rows: Callable[[int], None] = lambda rows: None
 
 
+@dataclass
+class Options:
+    full: bool = False  # ignore bookmarks
+    reread_changed: bool = False  # read rewritten files again in full
+    dry_run: bool = False  # plan only: read and write nothing
+
+
+@dataclass
+class Plan:
+    """What a run would read, per stream: the --dry-run report."""
+
+    pipeline: str
+    namespace: str
+    streams: dict[str, list[str]] = field(default_factory=dict)
+
+    def document(self) -> dict:
+        return {
+            "pipeline": self.pipeline,
+            "dry_run": True,
+            "streams": [
+                {"stream": name, "table": f"raw/{self.namespace}/{name}", "reads": items}
+                for name, items in self.streams.items()
+            ],
+        }
+
+
 def run(
     bucket: Bucket,
     name: str,
     pipeline: Pipeline,
     project_dir: Path,
     progress: Progress | None = None,
+    options: Options | None = None,
     now: datetime | None = None,
-    reread_changed: bool = False,
-) -> RunLog:
+) -> RunLog | Plan:
     progress = progress or Progress()
+    options = options or Options()
     started = now or datetime.now(timezone.utc)
-    clock = time.monotonic()
-    run_id = runlog.new_run_id(started)
+    clock = publish.Clock(runlog.new_run_id(started), started)
     bucket.check_reachable()
-
+    catalog.read_document(bucket)  # a manifest this version cannot read stops the run before any write
     previous = state.load(bucket, name)
-    recover(bucket, name, pipeline, previous)
+    if not options.dry_run:
+        publish.recover(bucket, name, previous)
 
     try:
-        files = csv_files.discover(pipeline.source, project_dir)
-        seen = (previous.bookmarks.files or {}) if previous else {}
-        work = csv_files.plan(files, seen, reread_changed)
+        streams = open_streams(name, pipeline, project_dir, previous, clock.run_id, options)
+        plan = Plan(name, pipeline.target.namespace, {s.name: s.plan() for s in streams})
+        if options.dry_run:
+            return plan
+        work = [s for s in streams if plan.streams[s.name]]
         if not work:
-            log = _log(run_id, name, "no_new_data", started, clock, [], None)
-            runlog.save(bucket, log)
-            return log
-
-        target = pipeline.target
-        partition = {"dt": started.strftime("%Y-%m-%d")}
-        with bucket.staging_dir(run_id) as staging:
-            writer = PartitionedWriter(staging, target.location, run_id)
-            try:
-                for item in work:
-                    progress.on_file(item.file.path.name)
-                    for batch in csv_files.read(pipeline.source, item):
-                        if batch.num_rows and "dt" in batch.schema.names:
-                            raise SourceError(
-                                f"{item.file.path}: column 'dt' is reserved for the date partition; rename it in the source"
-                            )
-                        writer.write(batch, partition, str(item.file.path))
-                        progress.on_rows(batch.num_rows)
-                written = writer.close()
-            except BaseException:
-                writer.abort()
-                raise
-            for f in written:  # 1. data
-                bucket.publish_file(f.local_path, f.rel_path)
-
-        logged = LoggedTable(
-            location=target.location,
-            rows=sum(f.rows for f in written),
-            files=[LoggedFile(path=f.rel_path, rows=f.rows, bytes=f.bytes, partition=f.partition) for f in written],
-        )
-        bookmarks = {item.file.key: csv_files.bookmark(item.file, run_id) for item in work}
-        state.save(bucket, state.with_files(previous, name, run_id, bookmarks))  # 2. state
-        log = _log(run_id, name, "success", started, clock, [logged], None)
-        runlog.save(bucket, log)  # 3. run log
-        columns = catalog.columns_of(writer.schema, PARTITION_BY) if writer.schema is not None else None
-        _publish(bucket, pipeline, logged, columns, run_id, log.finished_at)  # 4. manifest
-        return log
+            return publish.no_new_data(bucket, name, clock)
+        with bucket.staging_dir(clock.run_id) as staging:
+            staged = [stage(stream, pipeline.target.namespace, staging, clock, progress) for stream in work]
+            return publish.commit(bucket, name, clock, staged, previous)
     except PipeError as exc:
-        _record_failure(bucket, run_id, name, started, clock, exc)
+        publish.record_failure(bucket, name, clock, exc)
         raise
     except KeyboardInterrupt:
-        _record_failure(bucket, run_id, name, started, clock, KeyboardInterrupt("interrupted"))
+        publish.record_failure(bucket, name, clock, KeyboardInterrupt("interrupted"))
         raise
 
 
-def _publish(bucket: Bucket, pipeline: Pipeline, logged: LoggedTable, columns, run_id: str, at: datetime) -> None:
-    target = pipeline.target
-
-    def change(manifest):
-        existing = manifest.find(target.location)
-        table_columns = columns or (existing.columns if existing else [])
-        return catalog.apply_run(
-            manifest,
-            layer="raw",
-            namespace=target.source,
-            name=target.table,
-            partition_by=PARTITION_BY,
-            columns=table_columns,
-            logged=logged,
-            run_id=run_id,
-            at=at,
-        )
-
-    catalog.update(bucket, change)
-
-
-def recover(bucket: Bucket, name: str, pipeline: Pipeline, previous) -> bool:
-    """Re-apply the last committed run to the manifest if a crash kept it from getting there."""
-    if previous is None:
-        return False
-    log = runlog.load(bucket, name, previous.last_run_id)
-    if log is None or log.status != "success":
-        return False
-    manifest = catalog.load(bucket)
-    repaired = False
-    for logged in log.tables:
-        table = manifest.find(logged.location)
-        listed = {f.path for p in table.partitions for f in p.files} if table else set()
-        if table is not None and all(f.path in listed for f in logged.files):
-            continue
-        columns = _columns_from_files(bucket, logged)
-        _publish(bucket, pipeline, logged, columns, log.run_id, log.finished_at)
-        repaired = True
-    return repaired
-
-
-def _columns_from_files(bucket: Bucket, logged: LoggedTable):
-    if not logged.files:
-        return None
-    import pyarrow.parquet as pq
-
-    with bucket.fs.open(bucket.full(logged.files[0].path), "rb") as handle:
-        schema = pq.read_schema(handle)
-    return catalog.columns_of(schema, PARTITION_BY)
-
-
-def _log(run_id, name, status, started, clock, tables, error) -> RunLog:
-    return RunLog(
-        contract_version=CONTRACT_VERSION,
+def open_streams(
+    name: str, pipeline: Pipeline, project_dir: Path, previous, run_id: str, options: Options
+) -> list[Stream]:
+    source = config.source_config(pipeline, name)
+    table = pipeline.target.table or name
+    context = Context(
         run_id=run_id,
-        pipeline=name,
-        tool=f"dataspoc-pipe/{__version__}",
-        status=status,
-        started_at=started,
-        finished_at=datetime.now(timezone.utc),
-        duration_seconds=round(time.monotonic() - clock, 3),
-        rows_written=sum(t.rows for t in tables),
-        files_written=sum(len(t.files) for t in tables),
-        bytes_written=sum(f.bytes for t in tables for f in t.files),
-        tables=tables,
-        error=error,
+        project_dir=project_dir,
+        bookmarks=state.streams(previous, table),
+        full=options.full,
+        reread_changed=options.reread_changed,
+        default_table=table,
+    )
+    streams = sources.kind(source.kind).open(source, context)
+    for stream in streams:
+        config.check_name(stream.name, f"pipeline '{name}': stream")
+    return streams
+
+
+def stage(
+    stream: Stream, namespace: str, staging: Path, clock: publish.Clock, progress: Progress
+) -> publish.StagedTable:
+    """Read a stream whole into Parquet files in the staging folder."""
+    location = f"raw/{namespace}/{stream.name}"
+    partition = {"dt": clock.started.strftime("%Y-%m-%d")}
+    (staging / stream.name).mkdir()
+    writer = PartitionedWriter(staging / stream.name, location, clock.run_id)
+    checked = None
+    try:
+        progress.on_file(stream.name)
+        for batch in stream.batches():
+            if batch.schema is not checked:
+                check_columns(batch.schema, stream.origin())
+                checked = batch.schema
+            writer.write(batch, partition, stream.origin())
+            progress.on_rows(batch.num_rows)
+        files = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return publish.StagedTable(
+        namespace=namespace,
+        name=stream.name,
+        files=files,
+        schema=writer.schema if files else None,
+        bookmark=stream.bookmark(),
+        primary_key=stream.primary_key,
     )
 
 
-def _record_failure(bucket, run_id, name, started, clock, exc: BaseException) -> None:
-    """Best effort: a failed run leaves a log, never a changed state or manifest."""
-    message = str(exc) or type(exc).__name__
-    try:
-        runlog.save(
-            bucket, _log(run_id, name, "failed", started, clock, [], RunError(kind=type(exc).__name__, message=message))
-        )
-    except Exception:  # noqa: BLE001 - the original error is what the user needs to see
-        pass
+def check_columns(schema, origin: str) -> None:
+    """Column names every reader can use: present, distinct, and not a partition column."""
+    names = list(schema.names)
+    if not names:
+        raise SourceError(f"{origin}: no columns; a table needs at least one")
+    blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
+    if blank:
+        raise SourceError(f"{origin}: column {blank[0]} has no name; give every column a name in the header")
+    seen: dict[str, str] = {}
+    for n in names:
+        folded = n.lower()
+        if folded in seen:
+            raise SourceError(
+                f"{origin}: columns '{seen[folded]}' and '{n}' have the same name (SQL names ignore case); rename one"
+            )
+        seen[folded] = n
+    if "dt" in seen:
+        raise SourceError(f"{origin}: column 'dt' is reserved for the date partition; rename it in the source")

@@ -1,12 +1,13 @@
-"""A pipeline's state bookmark: what has been ingested already."""
+"""A pipeline's state: one bookmark per stream, where its next run starts."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract import CONTRACT_VERSION, state_path
-from dataspoc_pipe.contract.models import Bookmarks, FileBookmark, State, dump, parse
+from dataspoc_pipe.contract.models import Bookmarks, State, StreamBookmark, dump, parse
 
 
 def load(bucket: Bucket, pipeline: str) -> State | None:
@@ -15,15 +16,32 @@ def load(bucket: Bucket, pipeline: str) -> State | None:
     return None if document is None else parse("state", document, bucket.display(path))
 
 
-def with_files(previous: State | None, pipeline: str, run_id: str, files: dict[str, FileBookmark]) -> State:
-    bookmarks = previous.bookmarks.model_copy(deep=True) if previous else Bookmarks()
-    bookmarks.files = {**(bookmarks.files or {}), **files}
+def streams(previous: State | None, one_table: str) -> dict[str, StreamBookmark]:
+    """Each stream's bookmark. A contract 1.0 state kept one pipeline-wide bookmark: it belongs
+    to the pipeline's one table."""
+    if previous is None:
+        return {}
+    marks = previous.bookmarks
+    found = dict(marks.streams or {})
+    if (marks.files or marks.cursor) and one_table not in found:
+        found[one_table] = StreamBookmark(files=marks.files, cursor=marks.cursor)
+    return found
+
+
+def advanced(
+    previous: State | None, pipeline: str, run_id: str, bookmarks: dict[str, StreamBookmark], **extra: Any
+) -> State:
+    """The state after a run: the streams it read move on, the others keep their bookmarks."""
+    old = previous.bookmarks if previous else None
+    kept = dict(old.streams or {}) if old else {}
+    kept.update(bookmarks)  # a stream that started from a 1.0 bookmark carries it on (streams())
+    singer = extra.get("singer", old.singer if old else None)
     return State(
         contract_version=CONTRACT_VERSION,
         pipeline=pipeline,
         updated_at=datetime.now(timezone.utc),
         last_run_id=run_id,
-        bookmarks=bookmarks,
+        bookmarks=Bookmarks(streams=kept, singer=singer),
     )
 
 

@@ -23,6 +23,7 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 Layer = Literal["raw", "curated", "gold", "ml"]
+RunStatus = Literal["success", "no_new_data", "failed"]
 SchemaChange = Literal["created", "columns_added", "columns_removed", "types_changed", "changed"]
 
 
@@ -88,6 +89,7 @@ class Table(Doc):
     last_run_at: AwareDatetime
     writer: Annotated[str, Field(pattern=r"^dataspoc-(pipe|lens|ml)/[0-9A-Za-z.+-]+$")]
     description: str | None = None
+    primary_key: list[str] | None = None
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -123,9 +125,17 @@ class Cursor(Doc):
     value: str | float | int | None
 
 
-class Bookmarks(Doc):
+class StreamBookmark(Doc):
+    """Where one stream's next run starts: the files it has read, or its cursor."""
+
     files: dict[str, FileBookmark] | None = None
     cursor: Cursor | None = None
+
+
+class Bookmarks(Doc):
+    streams: dict[Name, StreamBookmark] | None = None
+    files: dict[str, FileBookmark] | None = None  # contract 1.0, one-table pipelines: read, never written
+    cursor: Cursor | None = None  # contract 1.0, as above
     singer: dict[str, Any] | None = None
 
 
@@ -158,7 +168,7 @@ class RunLog(Versioned):
     run_id: RunId
     pipeline: Name
     tool: Annotated[str, Field(pattern=r"^dataspoc-(pipe|lens|ml)/[0-9A-Za-z.+-]+$")]
-    status: Literal["success", "no_new_data", "failed"]
+    status: RunStatus
     started_at: AwareDatetime
     finished_at: AwareDatetime
     duration_seconds: Annotated[float, Field(ge=0)]

@@ -1,1 +1,16 @@
-"""One module per source kind. Each turns a pipeline's source config into Arrow batches."""
+"""Source kinds: each module brings a config model and turns it into streams (base.py)."""
+
+from __future__ import annotations
+
+from dataspoc_pipe.sources import csv_files
+from dataspoc_pipe.sources.base import Kind
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (csv_files.KIND,)}
+
+
+def kind(name: str) -> Kind:
+    from dataspoc_pipe.errors import UsageError
+
+    if name not in KINDS:
+        raise UsageError(f"unknown source kind '{name}'; this version reads: {', '.join(sorted(KINDS))}")
+    return KINDS[name]

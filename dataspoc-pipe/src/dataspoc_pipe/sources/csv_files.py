@@ -1,177 +1,301 @@
-"""CSV files: a path or glob on the local disk, streamed in Arrow record batches.
+"""CSV files: a path or glob, streamed in Arrow record batches by pyarrow's CSV reader.
 
-A file is ingested once. When it later grows and the bytes already ingested are unchanged (a
-log that is appended to), only the new bytes are read. A file rewritten any other way is
-refused, because reading it again would duplicate the rows it gave before, unless the user
-asks for that explicitly.
+Rules a user can rely on (docs/pipe.md repeats them):
+- an empty field is NULL; no other text is, unless listed in `nulls` (`n/a` stays text, and in a
+  numeric column it is an error naming the file, line and column);
+- types are inferred from the first block of each file unless declared in `columns`; a later
+  value that does not fit is an error naming the file, line and column, never a silent NULL;
+- quoted fields may hold newlines and the delimiter; an unterminated quote is an error;
+- a UTF-8 or UTF-16 byte order mark is honoured; other encodings are set with `encoding`;
+- `.gz`, `.bz2` and `.zst` files are decompressed (and read whole: they cannot grow in place).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import glob
-import hashlib
 import io
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from dataspoc_pipe.config import CsvSource
-from dataspoc_pipe.contract.models import FileBookmark
-from dataspoc_pipe.errors import SourceError, SourceNotFound
+from pydantic import Field, model_validator
 
-BLOCK_SIZE = 2 << 20  # bytes per batch; Arrow reads ahead a few dozen blocks, so this bounds memory
-EDGE = 4096  # bytes hashed at each end of the ingested part of a file
+from dataspoc_pipe.errors import ConfigError, SourceError
+from dataspoc_pipe.sources import types
+from dataspoc_pipe.sources.base import Context, Kind, SourceConfig, Stream
+from dataspoc_pipe.sources.files import FileStream, Work, open_bytes
 
-
-@dataclass(frozen=True)
-class SourceFile:
-    key: str  # how the bookmark names it: relative to the project folder when inside it
-    path: Path
-    size: int
-    modified: datetime
+BLOCK_SIZE = 4 << 20  # bytes per batch; Arrow reads ahead a few blocks, so this bounds memory
+Char = Annotated[str, Field(min_length=1, max_length=1)]
 
 
-@dataclass(frozen=True)
-class Work:
-    """What to read of one file in this run."""
+class CsvConfig(SourceConfig):
+    kind: Literal["csv"] = "csv"
+    path: Annotated[str, Field(min_length=1, description="A file or a glob, relative to the project file.")]
+    delimiter: Char = ","
+    quote: Char | None = '"'
+    escape: Char | None = None
+    header: bool = True
+    column_names: list[str] | None = None
+    encoding: str = "utf-8"
+    nulls: list[str] = Field(default_factory=lambda: [""])
+    columns: dict[str, str] = Field(default_factory=dict)
 
-    file: SourceFile
-    offset: int  # 0 for a new file; the bytes already ingested for a file that grew
-    kind: Literal["new", "grown", "reread"]
-
-
-def discover(source: CsvSource, base: Path) -> list[SourceFile]:
-    """Every file the source's path or glob matches, sorted, or SourceNotFound."""
-    pattern = source.path if Path(source.path).is_absolute() else str(base / source.path)
-    matches = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True) if Path(p).is_file())
-    if not matches:
-        raise SourceNotFound(f"no file matches {pattern}; check source.path or the file's arrival")
-    files = []
-    for match in matches:
-        path = Path(match).resolve()
-        stat = path.stat()
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.header and not self.column_names:
+            raise ValueError("a file without a header needs column_names")
         try:
-            key = str(path.relative_to(base.resolve()))
-        except ValueError:
-            key = str(path)
-        modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(microsecond=0)
-        files.append(SourceFile(key=key, path=path, size=stat.st_size, modified=modified))
-    return files
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{self.encoding}'") from None
+        return self
 
 
-def fingerprint(path: Path, size: int) -> str:
-    """sha256 of the first and the last EDGE bytes of the file's first `size` bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        digest.update(handle.read(min(EDGE, size)))
-        if size > EDGE:
-            handle.seek(max(EDGE, size - EDGE))
-            digest.update(handle.read(size - max(EDGE, size - EDGE)))
-    digest.update(str(size).encode())
-    return digest.hexdigest()
+def _bom_encoding(head: bytes, configured: str) -> tuple[str, int]:
+    """The encoding a byte order mark announces (overriding the config), and the BOM's length."""
+    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if head.startswith(bom):
+            return name, len(bom) if name == "utf-8" else 0
+    return configured, 0
 
 
-def _ends_a_line(path: Path, size: int) -> bool:
-    if size == 0:
-        return False
-    with open(path, "rb") as handle:
-        handle.seek(size - 1)
-        return handle.read(1) in (b"\n", b"\r")
+class CsvStream(FileStream):
+    def __init__(self, name: str, config: CsvConfig, context: Context):
+        super().__init__(name, config.path, context)
+        self.config = config
+        where = f"source.columns of {name}"
+        self.declared = {column: types.parse(text, f"{where}.{column}") for column, text in config.columns.items()}
 
+    def read_file(self, work: Work) -> Iterator:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
 
-def plan(files: list[SourceFile], seen: dict[str, FileBookmark], reread_changed: bool) -> list[Work]:
-    """The files, or the parts of files, this run must read; SourceError for rewritten files."""
-    work, rewritten = [], []
-    for file in files:
-        mark = seen.get(file.key)
-        if mark is None:
-            work.append(Work(file, 0, "new"))
-            continue
-        same_bytes = (
-            mark.fingerprint is not None
-            and file.size >= mark.size
-            and fingerprint(file.path, mark.size) == mark.fingerprint
+        config, path = self.config, work.file.path
+        with open_bytes(Work(work.file, 0, "new"), 4096) as head_stream:
+            head = head_stream.read(4)
+        encoding, bom = _bom_encoding(head, config.encoding)
+        names = self._column_names(work, encoding)
+
+        start = work.offset if work.offset else bom
+        handle = open_bytes(Work(work.file, start, work.kind), BLOCK_SIZE)
+        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            handle = _Transcoded(handle, encoding)
+        read_options = pacsv.ReadOptions(
+            block_size=BLOCK_SIZE,
+            use_threads=True,
+            column_names=names,
+            skip_rows=1 if (work.offset == 0 and config.header and names) else 0,
         )
-        if file.size == mark.size and (same_bytes or (mark.fingerprint is None and file.modified == mark.modified)):
-            continue  # unchanged, or only touched
-        if same_bytes and file.size > mark.size and _ends_a_line(file.path, mark.size):
-            work.append(Work(file, mark.size, "grown"))
-        elif reread_changed:
-            work.append(Work(file, 0, "reread"))
-        else:
-            rewritten.append(f"{file.key} (run {mark.run_id} ingested {mark.size:,} bytes, now {file.size:,})")
-    if rewritten:
-        raise SourceError(
-            f"files changed after they were ingested, not by appending: {'; '.join(rewritten)}; "
-            "reading them again would duplicate their rows. Put new rows in new files, or pass "
-            "--reread-changed to ingest these files again in full"
+        parse_options = pacsv.ParseOptions(
+            delimiter=config.delimiter,
+            quote_char=config.quote or False,
+            escape_char=config.escape or False,
+            double_quote=config.escape is None,
+            newlines_in_values=config.quote is not None,
         )
-    return work
+        convert = pacsv.ConvertOptions(
+            null_values=config.nulls,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["true", "True", "TRUE"],
+            false_values=["false", "False", "FALSE"],
+            column_types=self.declared,
+        )
+        unterminated = _QuoteCount(config.quote) if config.quote and not config.escape else None
+        if unterminated:
+            handle = unterminated.wrap(handle)
+        try:
+            reader = pacsv.open_csv(
+                handle, read_options=read_options, parse_options=parse_options, convert_options=convert
+            )
+            guessed_null = [f.name for f in reader.schema if pa.types.is_null(f.type)]
+            if guessed_null:
+                # A column empty in the first block has no type yet: read it as text.
+                handle.close()
+                handle = open_bytes(Work(work.file, start, work.kind), BLOCK_SIZE)
+                if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+                    handle = _Transcoded(handle, encoding)
+                if unterminated:
+                    unterminated = _QuoteCount(unterminated.quote.decode())
+                    handle = unterminated.wrap(handle)
+                convert.column_types = {**dict.fromkeys(guessed_null, pa.string()), **self.declared}
+                reader = pacsv.open_csv(
+                    handle, read_options=read_options, parse_options=parse_options, convert_options=convert
+                )
+            unknown = sorted(set(self.declared) - set(reader.schema.names))
+            if unknown:
+                raise ConfigError(f"{path}: source.columns names {unknown}, which the file does not have")
+            binary = [f.name for f in reader.schema if pa.types.is_binary(f.type) and f.name not in self.declared]
+            if binary:
+                raise SourceError(
+                    f"{path}: column '{binary[0]}' holds bytes that are not valid {encoding}"
+                    f"{_line_of_bad_text(work, encoding, config, names, binary[0])}; "
+                    "set source.encoding (e.g. latin-1), or declare the column binary"
+                )
+            yield from reader
+            if unterminated and unterminated.odd:
+                raise SourceError(
+                    f"{path}: a quoted field is never closed{_line_of_open_quote(work, encoding, config)}"
+                )
+        except pa.ArrowInvalid as exc:
+            raise SourceError(_explain(exc, work, encoding, config, names)) from None
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+        finally:
+            handle.close()
+
+    def _column_names(self, work: Work, encoding: str) -> list[str] | None:
+        """Names given in the config, or read from the header when not reading from the top."""
+        if self.config.column_names:
+            return list(self.config.column_names)
+        if work.offset == 0:
+            return None  # pyarrow reads the header itself
+        with open_bytes(Work(work.file, 0, "new"), 1 << 16) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="")
+            return next(_csv_reader(text, self.config), [])
 
 
-def bookmark(file: SourceFile, run_id: str) -> FileBookmark:
-    return FileBookmark(
-        size=file.size, modified=file.modified, fingerprint=fingerprint(file.path, file.size), run_id=run_id
+def _csv_reader(text, config: CsvConfig):
+    return csv.reader(
+        text,
+        delimiter=config.delimiter,
+        quotechar=config.quote or '"',
+        quoting=csv.QUOTE_MINIMAL if config.quote else csv.QUOTE_NONE,
+        escapechar=config.escape,
+        doublequote=config.escape is None,
+        strict=False,
     )
 
 
-class _Slice(io.RawIOBase):
-    """Bytes [start, end) of a file: a run reads exactly the bytes its bookmark will record,
-    even while another process keeps appending to the file."""
+class _QuoteCount:
+    """Counts quote characters as bytes stream past, so an unclosed quote is caught without a
+    second pass: with doubled-quote escaping a well-formed file has an even count."""
 
-    def __init__(self, path: Path, start: int, end: int):
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close(), this object is the context
-        self._file.seek(start)
-        self._left = end - start
+    def __init__(self, quote: str):
+        self.quote = quote.encode()
+        self.count = 0
+
+    @property
+    def odd(self) -> bool:
+        return self.count % 2 == 1
+
+    def wrap(self, handle):
+        counter = self
+
+        class Counting(io.RawIOBase):
+            def readable(self) -> bool:
+                return True
+
+            def readinto(self, buffer) -> int:
+                data = handle.read(len(buffer))
+                counter.count += data.count(counter.quote)
+                buffer[: len(data)] = data
+                return len(data)
+
+            def close(self) -> None:
+                handle.close()
+                super().close()
+
+        return io.BufferedReader(Counting(), buffer_size=BLOCK_SIZE)
+
+
+class _Transcoded(io.RawIOBase):
+    """Bytes in another encoding as UTF-8, decoded incrementally."""
+
+    def __init__(self, raw, encoding: str):
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        self._pending = b""
+        self._done = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        wanted = min(len(buffer), self._left)
-        if wanted <= 0:
-            return 0
-        got = self._file.readinto(memoryview(buffer)[:wanted]) or 0
-        self._left -= got
-        return got
+        while not self._pending and not self._done:
+            chunk = self._raw.read(1 << 20)
+            self._done = not chunk
+            self._pending = self._decoder.decode(chunk, final=self._done).encode("utf-8")
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
     def close(self) -> None:
-        self._file.close()
+        self._raw.close()
         super().close()
 
 
-def _header(source: CsvSource, path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        return next(csv.reader(handle, delimiter=source.delimiter), [])
+# Slow paths: only taken once a file has failed, to name the line and column for the user.
+def _rows(work: Work, encoding: str, config: CsvConfig) -> Iterator[tuple[int, list[str]]]:
+    """(line number in the file, fields) of each record this run reads, header included."""
+    with open_bytes(Work(work.file, 0, "new"), 1 << 20) as raw:
+        text = io.TextIOWrapper(
+            raw, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="", errors="replace"
+        )
+        reader = _csv_reader(text, config)
+        line = 1
+        for fields in reader:
+            yield line, fields
+            line = reader.line_num + 1
 
 
-def read(source: CsvSource, work: Work) -> Iterator:
-    """Yield the rows to ingest as pyarrow RecordBatches; raise SourceError naming the file."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+def _line_of_open_quote(work: Work, encoding: str, config: CsvConfig) -> str:
+    last = None
+    for line, fields in _rows(work, encoding, config):
+        last = (line, fields)
+    return f" (the record starting on line {last[0]})" if last else ""
 
-    file = work.file
-    parse_options = pacsv.ParseOptions(delimiter=source.delimiter)
-    column_names = _header(source, file.path) if work.offset else None
 
-    def open_reader(convert=None):
-        handle = io.BufferedReader(_Slice(file.path, work.offset, file.size), buffer_size=BLOCK_SIZE)
-        options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True, column_names=column_names)
-        return pacsv.open_csv(handle, read_options=options, parse_options=parse_options, convert_options=convert)
+def _line_of_bad_text(work: Work, encoding: str, config: CsvConfig, names, column: str) -> str:
+    with open_bytes(Work(work.file, 0, "new"), 1 << 20) as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                return f" (first on line {number})"
+    return ""
 
-    try:
-        reader = open_reader()
-        null_columns = [f.name for f in reader.schema if pa.types.is_null(f.type)]
-        if null_columns:
-            # A column empty in the first block has no type yet: read it as text.
-            reader = open_reader(pacsv.ConvertOptions(column_types={name: pa.string() for name in null_columns}))
-        yield from reader
-    except pa.ArrowInvalid as exc:
-        message = str(exc).splitlines()[0]
-        raise SourceError(f"{file.path}: {message}") from None
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{file.path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+
+def _explain(exc: Exception, work: Work, encoding: str, config: CsvConfig, names) -> str:
+    """pyarrow's message, with the file, line and column it does not give."""
+    import re
+
+    path = work.file.path
+    message = str(exc).splitlines()[0]
+    if match := re.search(r"Expected (\d+) columns, got (\d+)", message):
+        expected = int(match.group(1))
+        for line, fields in _rows(work, encoding, config):
+            if len(fields) != expected:
+                return (
+                    f"{path} line {line}: {len(fields)} fields where the header has {expected}; "
+                    "fix the row, or check source.delimiter and source.quote"
+                )
+        return f"{path}: {message}"
+    if match := re.search(r"column #(\d+): CSV conversion error to (\S+): invalid value '(.*)'", message):
+        index, wanted, value = int(match.group(1)), match.group(2), match.group(3)
+        rows = _rows(work, encoding, config)
+        header = names or next(rows, (0, []))[1]
+        column = header[index] if index < len(header) else f"#{index + 1}"
+        for line, fields in rows:
+            if index < len(fields) and fields[index] == value:
+                where = f"line {line}"
+                break
+        else:
+            where = "a later block"
+        hint = f"list it in source.nulls if it means NULL, or declare the column's type in source.columns (e.g. {column}: string)"
+        return f"{path} {where}, column '{column}': '{value}' is not {wanted} like the rows before it; {hint}"
+    return f"{path}: {message}"
+
+
+def open_streams(config: CsvConfig, context: Context) -> list[Stream]:
+    return [CsvStream(context.default_table, config, context)]
+
+
+KIND = Kind(
+    name="csv",
+    config=CsvConfig,
+    open=open_streams,
+    summary="CSV files: a path or glob; delimiter, quote, encoding, header, nulls, declared types",
+)

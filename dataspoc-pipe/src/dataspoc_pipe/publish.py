@@ -1,0 +1,143 @@
+"""The commit of a run, and the recovery of a commit a crash cut short.
+
+The order is the contract's: every data file of every table under run-scoped names first; then
+the state (one bookmark per stream); then the run log; then ONE manifest update that makes all
+the run's files visible to readers. A crash before the manifest leaves files no reader sees, and
+the next run re-applies the committed run's log to the manifest (`recover`), so committed data
+is never lost nor counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dataspoc_pipe import catalog, diagnostics, runlog, state
+from dataspoc_pipe.bucket import Bucket
+from dataspoc_pipe.contract.models import LoggedFile, LoggedTable, RunError, RunLog, State, StreamBookmark
+from dataspoc_pipe.writer import WrittenFile
+
+PARTITION_BY = ["dt"]
+
+
+@dataclass
+class StagedTable:
+    """One stream's output, written to the staging folder and not yet published."""
+
+    namespace: str
+    name: str
+    files: list[WrittenFile]
+    schema: Any  # pyarrow.Schema of the files, None when the stream had no rows
+    bookmark: StreamBookmark
+    primary_key: list[str] | None = None
+
+    @property
+    def location(self) -> str:
+        return f"raw/{self.namespace}/{self.name}"
+
+    def logged(self) -> LoggedTable:
+        return LoggedTable(
+            location=self.location,
+            rows=sum(f.rows for f in self.files),
+            files=[LoggedFile(path=f.rel_path, rows=f.rows, bytes=f.bytes, partition=f.partition) for f in self.files],
+        )
+
+
+@dataclass
+class Clock:
+    run_id: str
+    started: datetime
+    monotonic: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.monotonic, 3)
+
+
+def commit(
+    bucket: Bucket, pipeline: str, clock: Clock, staged: list[StagedTable], previous: State | None, **extra: Any
+) -> RunLog:
+    """Publish a run: data, state, log, manifest, in that order. `extra` goes into the state's
+    bookmarks as is (a Singer tap's STATE)."""
+    for table in staged:  # 1. data
+        for f in table.files:
+            bucket.publish_file(f.local_path, f.rel_path)
+    bookmarks = {table.name: table.bookmark for table in staged}
+    state.save(bucket, state.advanced(previous, pipeline, clock.run_id, bookmarks, **extra))  # 2. state
+    logged = [table.logged() for table in staged]
+    log = runlog.build(clock.run_id, pipeline, "success", clock.started, clock.elapsed(), logged)
+    runlog.save(bucket, log)  # 3. run log
+    runs = [
+        catalog.TableRun(
+            layer="raw",
+            namespace=table.namespace,
+            name=table.name,
+            partition_by=PARTITION_BY,
+            columns=catalog.columns_of(table.schema, PARTITION_BY) if table.schema is not None else None,
+            logged=logged_table,
+            primary_key=table.primary_key,
+        )
+        for table, logged_table in zip(staged, logged)
+    ]
+    catalog.update(bucket, lambda document: catalog.apply_runs(document, runs, clock.run_id, log.finished_at))  # 4.
+    return log
+
+
+def no_new_data(bucket: Bucket, pipeline: str, clock: Clock) -> RunLog:
+    log = runlog.build(clock.run_id, pipeline, "no_new_data", clock.started, clock.elapsed(), [])
+    runlog.save(bucket, log)
+    return log
+
+
+def recover(bucket: Bucket, pipeline: str, previous: State | None) -> list[str]:
+    """Re-apply the last committed run to the manifest if a crash kept it from getting there.
+
+    Returns the locations repaired.
+    """
+    if previous is None:
+        return []
+    log = runlog.load(bucket, pipeline, previous.last_run_id)
+    if log is None or log.status != "success":
+        return []
+    manifest = catalog.load(bucket)
+    runs = []
+    for logged in log.tables:
+        table = manifest.find(logged.location)
+        listed = {f.path for p in table.partitions for f in p.files} if table else set()
+        if all(f.path in listed for f in logged.files):
+            continue
+        _layer, namespace, name = logged.location.split("/")
+        runs.append(
+            catalog.TableRun(
+                layer="raw",
+                namespace=namespace,
+                name=name,
+                partition_by=PARTITION_BY,
+                columns=_columns_from_files(bucket, logged),
+                logged=logged,
+            )
+        )
+    if runs:
+        catalog.update(bucket, lambda document: catalog.apply_runs(document, runs, log.run_id, log.finished_at))
+    return [run.location for run in runs]
+
+
+def _columns_from_files(bucket: Bucket, logged: LoggedTable):
+    if not logged.files:
+        return None
+    import pyarrow.parquet as pq
+
+    with bucket.fs.open(bucket.full(logged.files[0].path), "rb") as handle:
+        schema = pq.read_schema(handle)
+    return catalog.columns_of(schema, PARTITION_BY)
+
+
+def record_failure(bucket: Bucket, pipeline: str, clock: Clock, exc: BaseException) -> None:
+    """Best effort: a failed run leaves a log, never a changed state or manifest."""
+    message = diagnostics.scrub(diagnostics.one_line(str(exc)) or type(exc).__name__)
+    error = RunError(kind=type(exc).__name__, message=message)
+    try:
+        runlog.save(bucket, runlog.build(clock.run_id, pipeline, "failed", clock.started, clock.elapsed(), [], error))
+    except Exception:  # noqa: BLE001 - the original error is what the user needs to see
+        pass

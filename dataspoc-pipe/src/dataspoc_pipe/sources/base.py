@@ -1,0 +1,85 @@
+"""What every source kind gives the runner: streams.
+
+A source yields one stream per table it fills. A stream has a name (the table, under the
+pipeline's namespace), a schema when the source declares or discovers one, its batches of rows
+as Arrow record batches, and the bookmark the next run starts from once those batches are
+published. The runner holds streams only; it never knows which kind made them.
+
+Each kind lives in its own module with a Pydantic config model (extra keys refused) and a
+`KIND`, listed once in `sources/__init__.py`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from dataspoc_pipe.contract.models import StreamBookmark
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class SourceConfig(BaseModel):
+    """Base of every kind's config model: unknown keys are refused, so a typo never passes."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a source may know about the run asking for its streams."""
+
+    run_id: str
+    project_dir: Path  # relative source paths are relative to the project file
+    bookmarks: dict[str, StreamBookmark]  # the last committed bookmark of each stream
+    full: bool = False  # ignore bookmarks: read everything again
+    reread_changed: bool = False  # files rewritten since they were read are read again in full
+    default_table: str = "data"  # the table of a one-stream source when none is configured
+
+    def bookmark(self, stream: str) -> StreamBookmark | None:
+        return None if self.full else self.bookmarks.get(stream)
+
+
+class Stream(ABC):
+    """One table's worth of rows from a source, read once per run."""
+
+    name: str
+    schema: pa.Schema | None = None  # declared or discovered; None when inferred from the rows
+    primary_key: list[str] | None = None
+
+    @abstractmethod
+    def plan(self) -> list[str]:
+        """What this run will read, one line per item (a file, a query, a page range).
+
+        An empty list means there is nothing new. Raises SourceError when the source cannot be
+        read as configured, before any row is read.
+        """
+
+    @abstractmethod
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows to ingest. Raises SourceError naming the file, line or record and field."""
+
+    @abstractmethod
+    def bookmark(self) -> StreamBookmark:
+        """Where the next run starts, valid once every batch of this run is published."""
+
+    def origin(self) -> str:
+        """What the rows being read come from, for messages (a file, a table): set by batches()."""
+        return self.name
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A source kind: its config model and how a config becomes streams."""
+
+    name: str
+    config: type[SourceConfig]
+    open: Callable[[Any, Context], list[Stream]]  # (the kind's config, the run's context) -> streams
+    summary: str  # one line for `add --help` and errors listing the kinds

@@ -1,0 +1,201 @@
+"""What the file kinds share: finding files, deciding what is new, and their bookmarks.
+
+A file is ingested once. When a line-based file (CSV, JSON Lines) later grows and the bytes
+already ingested are unchanged (a log that is appended to), only the new bytes are read. A file
+rewritten any other way is refused, because reading it again would duplicate the rows it gave
+before, unless the user asks for that explicitly (`run --reread-changed`).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import os
+from abc import abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from dataspoc_pipe.contract.models import FileBookmark, StreamBookmark
+from dataspoc_pipe.errors import SourceError, SourceNotFound
+from dataspoc_pipe.sources.base import Context, Stream
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+EDGE = 4096  # bytes hashed at each end of the ingested part of a file
+COMPRESSED = (".gz", ".zst", ".zstd", ".bz2")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    key: str  # how the bookmark names it: relative to the project folder when inside it
+    path: Path
+    size: int
+    modified: datetime
+
+    @property
+    def compressed(self) -> bool:
+        return self.path.name.lower().endswith(COMPRESSED)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What to read of one file in this run."""
+
+    file: SourceFile
+    offset: int  # 0 for a new file; the bytes already ingested for a file that grew
+    kind: Literal["new", "grown", "reread"]
+
+
+def discover(pattern: str, base: Path) -> list[SourceFile]:
+    """Every file the path or glob matches, sorted, or SourceNotFound."""
+    full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+    matches = sorted(p for p in glob.glob(os.path.expanduser(full), recursive=True) if Path(p).is_file())
+    if not matches:
+        raise SourceNotFound(f"no file matches {full}; check source.path or the file's arrival")
+    files = []
+    for match in matches:
+        path = Path(match).resolve()
+        stat = path.stat()
+        try:
+            key = str(path.relative_to(base.resolve()))
+        except ValueError:
+            key = str(path)
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(microsecond=0)
+        files.append(SourceFile(key=key, path=path, size=stat.st_size, modified=modified))
+    return files
+
+
+def fingerprint(path: Path, size: int) -> str:
+    """sha256 of the first and the last EDGE bytes of the file's first `size` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(min(EDGE, size)))
+        if size > EDGE:
+            handle.seek(max(EDGE, size - EDGE))
+            digest.update(handle.read(size - max(EDGE, size - EDGE)))
+    digest.update(str(size).encode())
+    return digest.hexdigest()
+
+
+def _ends_a_line(path: Path, size: int) -> bool:
+    if size == 0:
+        return False
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        return handle.read(1) in (b"\n", b"\r")
+
+
+def plan(files: list[SourceFile], seen: dict[str, FileBookmark], reread_changed: bool, appendable: bool) -> list[Work]:
+    """The files, or the parts of files, this run must read; SourceError for rewritten files."""
+    work, rewritten = [], []
+    for file in files:
+        mark = seen.get(file.key)
+        if mark is None:
+            work.append(Work(file, 0, "new"))
+            continue
+        same_bytes = (
+            mark.fingerprint is not None
+            and file.size >= mark.size
+            and fingerprint(file.path, mark.size) == mark.fingerprint
+        )
+        if file.size == mark.size and (same_bytes or (mark.fingerprint is None and file.modified == mark.modified)):
+            continue  # unchanged, or only touched
+        grown = same_bytes and file.size > mark.size and _ends_a_line(file.path, mark.size)
+        if grown and appendable and not file.compressed:
+            work.append(Work(file, mark.size, "grown"))
+        elif reread_changed:
+            work.append(Work(file, 0, "reread"))
+        else:
+            rewritten.append(f"{file.key} (run {mark.run_id} ingested {mark.size:,} bytes, now {file.size:,})")
+    if rewritten:
+        raise SourceError(
+            f"files changed after they were ingested, not by appending: {'; '.join(rewritten)}; "
+            "reading them again would duplicate their rows. Put new rows in new files, or pass "
+            "--reread-changed to ingest these files again in full"
+        )
+    return work
+
+
+def bookmark(file: SourceFile, run_id: str) -> FileBookmark:
+    return FileBookmark(
+        size=file.size, modified=file.modified, fingerprint=fingerprint(file.path, file.size), run_id=run_id
+    )
+
+
+class Slice(io.RawIOBase):
+    """Bytes [start, end) of a file: a run reads exactly the bytes its bookmark will record,
+    even while another process keeps appending to the file."""
+
+    def __init__(self, path: Path, start: int, end: int):
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close(), this object is the context
+        self._file.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        wanted = min(len(buffer), self._left)
+        if wanted <= 0:
+            return 0
+        got = self._file.readinto(memoryview(buffer)[:wanted]) or 0
+        self._left -= got
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_bytes(work: Work, buffer_size: int):
+    """A binary stream of the bytes this run reads of a file, decompressed when its name says so."""
+    raw = io.BufferedReader(Slice(work.file.path, work.offset, work.file.size), buffer_size=buffer_size)
+    if not work.file.compressed:
+        return raw
+    import pyarrow as pa
+
+    codec = {".gz": "gzip", ".bz2": "bz2"}.get(work.file.path.suffix.lower(), "zstd")
+    return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
+
+
+class FileStream(Stream):
+    """A table filled from the files a path or glob matches. Kinds supply read_file()."""
+
+    appendable = True  # a grown file is read from its bookmark; False for Parquet
+
+    def __init__(self, name: str, pattern: str, context: Context):
+        self.name = name
+        self.pattern = pattern
+        self.context = context
+        self.work: list[Work] = []
+        self._current = pattern
+
+    def plan(self) -> list[str]:
+        files = discover(self.pattern, self.context.project_dir)
+        previous = self.context.bookmark(self.name)
+        seen = (previous.files or {}) if previous else {}
+        self.work = plan(files, seen, self.context.reread_changed, self.appendable)
+        return [f"{w.file.key} ({w.kind}, {w.file.size - w.offset:,} bytes)" for w in self.work]
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        for work in self.work:
+            self._current = str(work.file.path)
+            yield from self.read_file(work)
+
+    def bookmark(self) -> StreamBookmark:
+        previous = self.context.bookmark(self.name)
+        files = dict((previous.files or {}) if previous else {})
+        files.update({w.file.key: bookmark(w.file, self.context.run_id) for w in self.work})
+        return StreamBookmark(files=files)
+
+    def origin(self) -> str:
+        return self._current
+
+    @abstractmethod
+    def read_file(self, work: Work) -> Iterator[pa.RecordBatch]:
+        """The rows of the part of one file this run reads."""
