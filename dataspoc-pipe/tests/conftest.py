@@ -126,3 +126,38 @@ def schema_validator(name: str):
 
     vendored = REPO / "dataspoc-pipe" / "src" / "dataspoc_pipe" / "contract" / "schemas" / f"{name}.schema.json"
     return Draft202012Validator(json.loads(vendored.read_text()))
+
+
+def write_project(tmp_path: Path, pipelines: dict, bucket: str | None = None) -> Path:
+    """A project file with these pipelines ({name: {"source": {...}, "target": {...}}}) and a
+    bucket folder ready to write to."""
+    import yaml
+
+    if bucket is None:
+        (tmp_path / "bucket").mkdir(exist_ok=True)
+    document = {"version": 1, "bucket": bucket or "./bucket", "pipelines": pipelines}
+    path = tmp_path / "dataspoc-pipe.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def one_csv_pipeline(tmp_path: Path, files: dict[str, bytes | str], **source) -> None:
+    """data/<name> files and a pipeline 'orders' reading data/* into raw/shop/orders."""
+    for name, content in files.items():
+        path = tmp_path / "data" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+    source = {"kind": "csv", "path": "data/*", **source}
+    write_project(tmp_path, {"orders": {"source": source, "target": {"namespace": "shop"}}})
+
+
+def table_rows(bucket_url: str, location: str) -> list[dict]:
+    """Every row of a table, read from the files the manifest lists."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    manifest = read_bucket_json(bucket_url, ".dataspoc/manifest.json")
+    [table] = [t for t in manifest["tables"] if t["location"] == location]
+    fs, root = bucket_fs(bucket_url)
+    parts = [pq.read_table(fs.open(f"{root}/{f['path']}", "rb")) for p in table["partitions"] for f in p["files"]]
+    return pa.concat_tables(parts).to_pylist()

@@ -26,6 +26,13 @@ from dataspoc_pipe.sources.base import Context, Kind, SourceConfig, Stream
 from dataspoc_pipe.sources.files import FileStream, Work, open_bytes
 
 BLOCK_SIZE = 4 << 20  # bytes per batch; Arrow reads ahead a few blocks, so this bounds memory
+MAX_BLOCK_SIZE = 256 << 20  # the longest field (or quoted record) a file may hold
+
+
+class _BlockTooSmall(Exception):
+    """A record longer than the block size: read again with bigger blocks."""
+
+
 Char = Annotated[str, Field(min_length=1, max_length=1)]
 
 
@@ -68,6 +75,34 @@ class CsvStream(FileStream):
         self.declared = {column: types.parse(text, f"{where}.{column}") for column, text in config.columns.items()}
 
     def read_file(self, work: Work) -> Iterator:
+        """The file's rows. A field longer than a block makes Arrow give up ("straddling
+        object"): the file is then read again with bigger blocks, past the rows already given."""
+        given, block_size = 0, BLOCK_SIZE
+        while True:
+            try:
+                for batch in self._read(work, block_size):
+                    given += batch.num_rows
+                    yield batch
+                return
+            except _BlockTooSmall:
+                if block_size >= MAX_BLOCK_SIZE:
+                    raise SourceError(
+                        f"{work.file.path}: a field is longer than {MAX_BLOCK_SIZE >> 20} MiB; "
+                        "check source.quote, or split the field"
+                    ) from None
+                block_size *= 4
+                skip = given
+                for batch in self._read(work, block_size):
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    batch = batch.slice(skip)
+                    skip = 0
+                    given += batch.num_rows
+                    yield batch
+                return
+
+    def _read(self, work: Work, block_size: int) -> Iterator:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -76,13 +111,16 @@ class CsvStream(FileStream):
             head = head_stream.read(4)
         encoding, bom = _bom_encoding(head, config.encoding)
         names = self._column_names(work, encoding)
+        counter = _QuoteCount(config.quote) if config.quote and not config.escape else None
 
-        start = work.offset if work.offset else bom
-        handle = open_bytes(Work(work.file, start, work.kind), BLOCK_SIZE)
-        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            handle = _Transcoded(handle, encoding)
+        def open_handle():
+            handle = open_bytes(Work(work.file, work.offset or bom, work.kind), block_size)
+            if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+                handle = _Transcoded(handle, encoding)
+            return counter.wrap(handle, block_size) if counter else handle
+
         read_options = pacsv.ReadOptions(
-            block_size=BLOCK_SIZE,
+            block_size=block_size,
             use_threads=True,
             column_names=names,
             skip_rows=1 if (work.offset == 0 and config.header and names) else 0,
@@ -102,9 +140,7 @@ class CsvStream(FileStream):
             false_values=["false", "False", "FALSE"],
             column_types=self.declared,
         )
-        unterminated = _QuoteCount(config.quote) if config.quote and not config.escape else None
-        if unterminated:
-            handle = unterminated.wrap(handle)
+        handle = open_handle()
         try:
             reader = pacsv.open_csv(
                 handle, read_options=read_options, parse_options=parse_options, convert_options=convert
@@ -113,12 +149,9 @@ class CsvStream(FileStream):
             if guessed_null:
                 # A column empty in the first block has no type yet: read it as text.
                 handle.close()
-                handle = open_bytes(Work(work.file, start, work.kind), BLOCK_SIZE)
-                if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-                    handle = _Transcoded(handle, encoding)
-                if unterminated:
-                    unterminated = _QuoteCount(unterminated.quote.decode())
-                    handle = unterminated.wrap(handle)
+                if counter:
+                    counter.count = 0
+                handle = open_handle()
                 convert.column_types = {**dict.fromkeys(guessed_null, pa.string()), **self.declared}
                 reader = pacsv.open_csv(
                     handle, read_options=read_options, parse_options=parse_options, convert_options=convert
@@ -130,15 +163,17 @@ class CsvStream(FileStream):
             if binary:
                 raise SourceError(
                     f"{path}: column '{binary[0]}' holds bytes that are not valid {encoding}"
-                    f"{_line_of_bad_text(work, encoding, config, names, binary[0])}; "
+                    f"{_line_of_bad_text(work, encoding)}; "
                     "set source.encoding (e.g. latin-1), or declare the column binary"
                 )
             yield from reader
-            if unterminated and unterminated.odd:
+            if counter and counter.odd:
                 raise SourceError(
                     f"{path}: a quoted field is never closed{_line_of_open_quote(work, encoding, config)}"
                 )
         except pa.ArrowInvalid as exc:
+            if "straddling" in str(exc):
+                raise _BlockTooSmall() from None
             raise SourceError(_explain(exc, work, encoding, config, names)) from None
         except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise SourceError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
@@ -180,7 +215,7 @@ class _QuoteCount:
     def odd(self) -> bool:
         return self.count % 2 == 1
 
-    def wrap(self, handle):
+    def wrap(self, handle, buffer_size: int):
         counter = self
 
         class Counting(io.RawIOBase):
@@ -197,7 +232,7 @@ class _QuoteCount:
                 handle.close()
                 super().close()
 
-        return io.BufferedReader(Counting(), buffer_size=BLOCK_SIZE)
+        return io.BufferedReader(Counting(), buffer_size=buffer_size)
 
 
 class _Transcoded(io.RawIOBase):
@@ -248,7 +283,7 @@ def _line_of_open_quote(work: Work, encoding: str, config: CsvConfig) -> str:
     return f" (the record starting on line {last[0]})" if last else ""
 
 
-def _line_of_bad_text(work: Work, encoding: str, config: CsvConfig, names, column: str) -> str:
+def _line_of_bad_text(work: Work, encoding: str) -> str:
     with open_bytes(Work(work.file, 0, "new"), 1 << 20) as raw:
         for number, line in enumerate(raw, start=1):
             try:
