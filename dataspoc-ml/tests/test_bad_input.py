@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
 from pathlib import Path
 
@@ -313,24 +312,53 @@ def test_models_skips_a_broken_model(ml, local_bucket):
 
 
 # 10. the local lock survives a release between open and stat; URL credentials are never echoed -----
-def test_lock_released_between_open_and_stat_is_retried(tmp_path, monkeypatch):
+def test_a_lock_released_while_waiting_is_taken(tmp_path, monkeypatch):
+    import socket
+    import time as time_module
+    from datetime import datetime, timezone
+
     bucket = Bucket(str(tmp_path / "b"))
     lock = Path(bucket.full(".dataspoc/manifest.lock"))
     lock.parent.mkdir(parents=True)
-    lock.write_text("{}")
-    real_stat = pathlib.Path.stat
-    released = []
+    holder = {
+        "owner": "other",
+        "host": socket.gethostname(),
+        "pid": os.getppid(),
+        "at": datetime.now(timezone.utc).isoformat(),
+    }
+    lock.write_text(json.dumps(holder))  # held by a live process of this host, and fresh
+    real_sleep = time_module.sleep
+    waits = []
 
-    def stat_after_release(self, *args, **kwargs):
-        if self == lock and not released:
-            released.append(True)
-            lock.unlink()  # the holder releases the lock right after our exclusive open failed
-        return real_stat(self, *args, **kwargs)
+    def release_while_waiting(seconds):
+        waits.append(seconds)
+        lock.unlink(missing_ok=True)  # the holder finishes while we wait
+        real_sleep(0)
 
-    monkeypatch.setattr(pathlib.Path, "stat", stat_after_release)
+    monkeypatch.setattr(time_module, "sleep", release_while_waiting)
     with bucket.lock(".dataspoc/manifest.lock", owner="test", timeout=5):
-        assert released and json.loads(lock.read_text())["owner"] == "test"
+        assert waits and json.loads(lock.read_text())["owner"] == "test"
     assert not lock.exists()
+
+
+def test_a_lock_left_by_an_ended_process_is_broken_at_once(tmp_path):
+    import socket
+    from datetime import datetime, timezone
+
+    bucket = Bucket(str(tmp_path / "b"))
+    lock = Path(bucket.full(".dataspoc/manifest.lock"))
+    lock.parent.mkdir(parents=True)
+    pid = subprocess.Popen(["true"])
+    pid.wait()
+    holder = {
+        "owner": "crashed",
+        "host": socket.gethostname(),
+        "pid": pid.pid,
+        "at": datetime.now(timezone.utc).isoformat(),
+    }
+    lock.write_text(json.dumps(holder))
+    with bucket.lock(".dataspoc/manifest.lock", owner="test", timeout=0):
+        assert json.loads(lock.read_text())["owner"] == "test"
 
 
 def test_unknown_scheme_does_not_echo_credentials(ml):

@@ -19,7 +19,7 @@ from dataspoc_pipe.errors import ExitCode
 
 def bucket_untouched(tmp_path) -> bool:
     bucket = tmp_path / "bucket"
-    return not list(bucket.rglob("*.parquet")) and not (bucket / ".dataspoc" / "state").exists()
+    return not list(bucket.rglob("*.parquet")) and not list(bucket.rglob("state.json"))
 
 
 def refused(pipe, tmp_path, *fragments):

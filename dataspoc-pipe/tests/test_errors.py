@@ -28,7 +28,7 @@ def test_missing_source_file(pipe, tmp_path):
     log_dir = tmp_path / "bucket" / ".dataspoc" / "logs" / "orders"
     [log] = [json.loads(p.read_text()) for p in log_dir.glob("*.json")]
     assert log["status"] == "failed" and "nothing-*.csv" in log["error"]["message"]
-    assert not (tmp_path / "bucket" / ".dataspoc" / "state").exists()
+    assert not list((tmp_path / "bucket").rglob("state.json"))
 
 
 def test_malformed_csv_publishes_nothing_and_keeps_the_table(pipe, tmp_path):

@@ -300,13 +300,16 @@ class Bucket:
         self._retrying(rm, f"delete {self.display(rel)}")
 
     @contextmanager
-    def lock(self, rel: str, owner: str, timeout: float = 60.0) -> Iterator[None]:
+    def lock(
+        self, rel: str, owner: str, timeout: float = 60.0, stale_after: float = LOCK_STALE_SECONDS
+    ) -> Iterator[None]:
         """Hold a lock object while a shared document is read-modified-written.
 
         Local buckets use an exclusive create and S3 a conditional PUT, both atomic. Other
         object stores get a check-then-put, good enough for one scheduler per bucket; their
         own conditional writes (GCS generation match, Azure If-None-Match) belong here.
-        A lock older than LOCK_STALE_SECONDS is taken to be left by a crash and broken.
+        A lock is taken to be left by a crash, and broken, when it is older than `stale_after`
+        seconds, or when it names a process of this host that no longer runs.
         """
         body = json.dumps(
             {
@@ -317,7 +320,7 @@ class Bucket:
             }
         ).encode()
         deadline = time.monotonic() + timeout
-        while not self._try_lock(rel, body):
+        while not self._try_lock(rel, body, stale_after):
             if time.monotonic() > deadline:
                 raise LockTimeout(
                     f"{self.display(rel)} is held by another writer; wait for it to finish, "
@@ -329,19 +332,31 @@ class Bucket:
         finally:
             self.delete(rel)
 
-    def _try_lock(self, rel: str, body: bytes) -> bool:
+    def _try_lock(self, rel: str, body: bytes, stale_after: float) -> bool:
+        """Take the lock if free; a stale lock is broken and the lock taken in the same try."""
+        return self._create_lock(rel, body, stale_after) or (
+            self._break_if_stale(rel, stale_after) and self._create_lock(rel, body, stale_after)
+        )
+
+    def _break_if_stale(self, rel: str, stale_after: float) -> bool:
+        """True when the lock may be tried again at once: it is gone, or was stale and is broken."""
+        if not self.exists(rel):
+            return True
+        if not self._lock_is_stale(rel, stale_after):
+            return False
+        if self.is_local:
+            Path(self.full(rel)).unlink(missing_ok=True)
+        else:
+            self.delete(rel)
+        return True
+
+    def _create_lock(self, rel: str, body: bytes, stale_after: float) -> bool:
         if self.is_local:
             target = Path(self.full(rel))
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                try:
-                    age = time.time() - target.stat().st_mtime
-                except FileNotFoundError:
-                    return False  # released between our open and stat: try again
-                if age > LOCK_STALE_SECONDS:
-                    target.unlink(missing_ok=True)
                 return False
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)
@@ -355,20 +370,35 @@ class Bucket:
                 except FileExistsError:
                     return False
 
-            if self._retrying(create, f"take the lock {self.display(rel)}"):
-                return True
-            if self._lock_is_stale(rel):
-                self.delete(rel)
-            return False
-        if not self._lock_is_stale(rel):
+            return self._retrying(create, f"take the lock {self.display(rel)}")
+        if self.exists(rel):
             return False
         self.write_bytes(rel, body)
         return True
 
-    def _lock_is_stale(self, rel: str) -> bool:
-        """True when no lock exists, or the one there is older than LOCK_STALE_SECONDS."""
-        existing = self.read_json(rel)
+    def _lock_is_stale(self, rel: str, stale_after: float) -> bool:
+        """True when the lock there is older than `stale_after` seconds or names a process of
+        this host that has ended."""
+        try:
+            existing = self.read_json(rel)
+        except ContractError:  # a local lock being written this instant, or cut short by a crash
+            if not self.is_local:
+                return True  # object stores write whole objects: this one is corrupt
+            try:
+                return time.time() - Path(self.full(rel)).stat().st_mtime > stale_after
+            except FileNotFoundError:
+                return False
         if existing is None:
-            return True
-        at = datetime.fromisoformat(existing.get("at", "1970-01-01T00:00:00+00:00"))
-        return (datetime.now(timezone.utc) - at).total_seconds() > LOCK_STALE_SECONDS
+            return False  # released meanwhile: nothing to break, the next try may take it
+        if existing.get("host") == socket.gethostname() and isinstance(existing.get("pid"), int):
+            try:
+                os.kill(existing["pid"], 0)
+            except ProcessLookupError:
+                return True
+            except OSError:
+                pass  # it exists, under another user
+        try:
+            at = datetime.fromisoformat(str(existing.get("at")))
+        except ValueError:
+            at = datetime.fromtimestamp(0, timezone.utc)
+        return (datetime.now(timezone.utc) - at).total_seconds() > stale_after

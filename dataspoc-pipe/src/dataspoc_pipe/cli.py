@@ -242,5 +242,108 @@ def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     console.out(json.dumps(catalog.read_document(target), indent=2))
 
 
+state_app = typer.Typer(
+    help="Show or change where pipelines start next: one bookmark per stream.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(state_app, name="state")
+StreamOpt = Annotated[str | None, typer.Option("--stream", help="One stream (table) of the pipeline [default: all].")]
+
+
+def state_command(*examples: str, name: str | None = None):
+    return lambda fn: state_app.command(name, epilog=epilog(*examples))(diagnostics.reporting(fn))
+
+
+@state_command("dataspoc-pipe state show orders", "dataspoc-pipe state show shop_db --stream customers")
+def show(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    stream: StreamOpt = None,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Print a pipeline's bookmarks as JSON on stdout."""
+    from dataspoc_pipe import config, state
+    from dataspoc_pipe.contract.models import dump
+
+    path, loaded, target = _context(project, bucket)
+    pipeline = config.pipeline(loaded, name, path)
+    marks = state.streams(state.load(target, name), pipeline.target.table or name)
+    if stream is not None:
+        if stream not in marks:
+            raise UsageError(
+                f"pipeline '{name}' has no bookmark for stream '{stream}'; streams: {', '.join(sorted(marks)) or 'none yet'}"
+            )
+        marks = {stream: marks[stream]}
+    console.out(json.dumps({s: dump(m) for s, m in sorted(marks.items())}, indent=2))
+
+
+@state_command("dataspoc-pipe state reset orders", "dataspoc-pipe state reset shop_db --stream customers")
+def reset(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    stream: StreamOpt = None,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Forget bookmarks: the next run reads those streams from the beginning (appending their rows again)."""
+    from dataspoc_pipe import config, runner, state
+
+    path, loaded, target = _context(project, bucket)
+    config.pipeline(loaded, name, path)
+    with runner.running(target, name):
+
+        def change(marks):
+            if stream is None:
+                return {}
+            if stream not in marks:
+                raise UsageError(f"pipeline '{name}' has no bookmark for stream '{stream}'")
+            return {s: m for s, m in marks.items() if s != stream}
+
+        state.edit(target, name, change)
+    console.say(f"{name}: {'stream ' + stream if stream else 'every stream'} starts from the beginning on the next run")
+
+
+@state_command("dataspoc-pipe state set shop_db --stream orders --cursor 2026-11-01T00:00:00Z", name="set")
+def set_(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    cursor: Annotated[str, typer.Option("--cursor", help="The cursor value the next run starts after.")],
+    stream: StreamOpt = None,
+    column: Annotated[
+        str | None, typer.Option("--column", help="The cursor column [default: the stream's current one].")
+    ] = None,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Move a stream's cursor bookmark (database and API sources)."""
+    from dataspoc_pipe import config, runner, state
+    from dataspoc_pipe.contract.models import Cursor, StreamBookmark
+
+    path, loaded, target = _context(project, bucket)
+    pipeline = config.pipeline(loaded, name, path)
+    chosen = stream or pipeline.target.table or name
+    with runner.running(target, name):
+
+        def change(marks):
+            current = marks.get(chosen)
+            if current is not None and current.files:
+                raise UsageError(
+                    f"stream '{chosen}' of '{name}' reads files: it has no cursor to set; use `state reset`"
+                )
+            known = column or (current.cursor.column if current and current.cursor else None)
+            if known is None:
+                raise UsageError(f"stream '{chosen}' of '{name}' has no cursor yet: pass --column")
+            value: str | int | float = cursor
+            for kind in (int, float):
+                try:
+                    value = kind(cursor)
+                    break
+                except ValueError:
+                    continue
+            return {**marks, chosen: StreamBookmark(cursor=Cursor(column=known, value=value))}
+
+        state.edit(target, name, change)
+    console.say(f"{name}: stream {chosen} starts after {cursor} on the next run")
+
+
 def main() -> None:
     diagnostics.run(app)

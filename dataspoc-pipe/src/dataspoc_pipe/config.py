@@ -106,7 +106,7 @@ def render_validation_error(exc: ValidationError, errors: list | None = None) ->
             message = "unknown key (check its spelling)"
         elif error["type"] == "string_pattern_mismatch":
             message = "must be a lowercase letter, then lowercase letters, digits or underscores"
-        lines.append(f"{field}: {message}")
+        lines.append(f"{field}: {message}" if field else message)
     return "; ".join(lines)
 
 

@@ -78,3 +78,7 @@ class SourceError(PipeError):
 
 class SourceNotFound(SourceError):
     pass
+
+
+class PipelineBusy(StorageError):
+    """Another run of the same pipeline holds its run lock: a later retry will do."""

@@ -9,7 +9,8 @@ failure log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,10 +18,13 @@ from pathlib import Path
 from dataspoc_pipe import catalog, config, publish, runlog, sources, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
+from dataspoc_pipe.contract import run_lock_path
 from dataspoc_pipe.contract.models import RunLog
-from dataspoc_pipe.errors import PipeError, SourceError
+from dataspoc_pipe.errors import LockTimeout, PipeError, PipelineBusy, SourceError
 from dataspoc_pipe.sources.base import Context, Stream
 from dataspoc_pipe.writer import PartitionedWriter
+
+RUN_LOCK_STALE = 24 * 3600  # a run lock this old was left by a crash on another host
 
 
 @dataclass
@@ -72,16 +76,33 @@ def run(
     clock = publish.Clock(runlog.new_run_id(started), started)
     bucket.check_reachable()
     catalog.read_document(bucket)  # a manifest this version cannot read stops the run before any write
-    previous = state.load(bucket, name)
-    if not options.dry_run:
-        publish.recover(bucket, name, previous)
+    if options.dry_run:
+        streams = open_streams(name, pipeline, project_dir, state.load(bucket, name), clock.run_id, options)
+        return Plan(name, pipeline.target.namespace, {s.name: s.plan() for s in streams})
+    with running(bucket, name):
+        return _run(bucket, name, pipeline, project_dir, progress, options, clock)
 
+
+@contextmanager
+def running(bucket: Bucket, name: str) -> Iterator[None]:
+    """Hold the pipeline's run lock, or say which run holds it."""
+    try:
+        with bucket.lock(run_lock_path(name), owner=catalog.WRITER, timeout=0, stale_after=RUN_LOCK_STALE):
+            yield
+    except LockTimeout:
+        holder = bucket.read_json(run_lock_path(name)) or {}
+        raise PipelineBusy(
+            f"pipeline '{name}' is running already (on {holder.get('host', '?')}, pid {holder.get('pid', '?')}, "
+            f"since {holder.get('at', '?')}); this run did nothing"
+        ) from None
+
+
+def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLog:
+    previous = state.load(bucket, name)
+    publish.recover(bucket, name, previous)
     try:
         streams = open_streams(name, pipeline, project_dir, previous, clock.run_id, options)
-        plan = Plan(name, pipeline.target.namespace, {s.name: s.plan() for s in streams})
-        if options.dry_run:
-            return plan
-        work = [s for s in streams if plan.streams[s.name]]
+        work = [s for s in streams if s.plan()]
         if not work:
             return publish.no_new_data(bucket, name, clock)
         with bucket.staging_dir(clock.run_id) as staging:

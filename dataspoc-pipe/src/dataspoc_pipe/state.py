@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -47,3 +48,30 @@ def advanced(
 
 def save(bucket: Bucket, state: State) -> None:
     bucket.write_json(state_path(state.pipeline), dump(state))
+
+
+def edit(
+    bucket: Bucket, pipeline: str, change: Callable[[dict[str, StreamBookmark]], dict[str, StreamBookmark]]
+) -> State:
+    """Rewrite a pipeline's stream bookmarks by hand (`state reset|set`), under its run lock's
+    protection taken by the caller. The last run id is kept: the state still names the run whose
+    data it was last in step with."""
+    from dataspoc_pipe.errors import UsageError
+
+    previous = load(bucket, pipeline)
+    if previous is None:
+        raise UsageError(f"pipeline '{pipeline}' has no state yet; it starts from the beginning on its first run")
+    marks = dict(previous.bookmarks.streams or {})
+    if previous.bookmarks.files or previous.bookmarks.cursor:
+        raise UsageError(
+            f"pipeline '{pipeline}' has a contract 1.0 state; run it once to move it to per-stream bookmarks"
+        )
+    updated = State(
+        contract_version=CONTRACT_VERSION,
+        pipeline=pipeline,
+        updated_at=datetime.now(timezone.utc),
+        last_run_id=previous.last_run_id,
+        bookmarks=Bookmarks(streams=change(marks), singer=previous.bookmarks.singer),
+    )
+    save(bucket, updated)
+    return updated

@@ -16,6 +16,11 @@ def state_path(pipeline: str) -> str:
     return f".dataspoc/state/{pipeline}/state.json"
 
 
+def run_lock_path(pipeline: str) -> str:
+    """Held by a run of the pipeline, so two runs never read the same new rows."""
+    return f".dataspoc/state/{pipeline}/run.lock"
+
+
 def log_dir(pipeline: str) -> str:
     return f".dataspoc/logs/{pipeline}"
 

@@ -18,7 +18,7 @@ import io
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dataspoc_pipe.errors import ConfigError, SourceError
 from dataspoc_pipe.sources import types
@@ -48,14 +48,19 @@ class CsvConfig(SourceConfig):
     nulls: list[str] = Field(default_factory=lambda: [""])
     columns: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{value}'") from None
+        return value
+
     @model_validator(mode="after")
-    def _check(self):
+    def _names_without_header(self):
         if not self.header and not self.column_names:
             raise ValueError("a file without a header needs column_names")
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise ValueError(f"unknown encoding '{self.encoding}'") from None
         return self
 
 
