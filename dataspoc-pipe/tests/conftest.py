@@ -141,13 +141,13 @@ def write_project(tmp_path: Path, pipelines: dict, bucket: str | None = None) ->
     return path
 
 
-def one_csv_pipeline(tmp_path: Path, files: dict[str, bytes | str], **source) -> None:
+def one_csv_pipeline(tmp_path: Path, files: dict[str, bytes | str], kind: str = "csv", **source) -> None:
     """data/<name> files and a pipeline 'orders' reading data/* into raw/shop/orders."""
     for name, content in files.items():
         path = tmp_path / "data" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content.encode() if isinstance(content, str) else content)
-    source = {"kind": "csv", "path": "data/*", **source}
+    source = {"kind": kind, "path": "data/*", **source}
     write_project(tmp_path, {"orders": {"source": source, "target": {"namespace": "shop"}}})
 
 
@@ -160,4 +160,4 @@ def table_rows(bucket_url: str, location: str) -> list[dict]:
     [table] = [t for t in manifest["tables"] if t["location"] == location]
     fs, root = bucket_fs(bucket_url)
     parts = [pq.read_table(fs.open(f"{root}/{f['path']}", "rb")) for p in table["partitions"] for f in p["files"]]
-    return pa.concat_tables(parts).to_pylist()
+    return pa.concat_tables(parts, promote_options="default").to_pylist()

@@ -142,7 +142,7 @@ def stage(
     location = f"raw/{namespace}/{stream.name}"
     partition = {"dt": clock.started.strftime("%Y-%m-%d")}
     (staging / stream.name).mkdir()
-    writer = PartitionedWriter(staging / stream.name, location, clock.run_id)
+    writer = PartitionedWriter(staging / stream.name, location, clock.run_id, evolve=stream.evolving_columns)
     checked = None
     try:
         progress.on_file(stream.name)

@@ -46,7 +46,8 @@ class PartitionedWriter:
     batches and writing the last ones overlap; the bounded queue keeps memory bounded too.
     """
 
-    def __init__(self, staging: Path, location: str, run_id: str):
+    def __init__(self, staging: Path, location: str, run_id: str, evolve: bool = False):
+        self.evolve = evolve  # a batch may bring new columns (sparse JSON keys): new files get them
         self.staging = staging
         self.location = location
         self.run_id = run_id
@@ -95,6 +96,8 @@ class PartitionedWriter:
         """Cast a batch whose inferred types differ from the first file's, or fail clearly."""
         import pyarrow as pa
 
+        if self.evolve:
+            return self._evolve(batch, origin)
         names = [f.name for f in self.schema]
         if batch.schema.names != names:
             raise SourceError(
@@ -109,6 +112,49 @@ class PartitionedWriter:
             raise SourceError(
                 f"{origin}: values do not fit the types read from the first file ({str(exc).splitlines()[0]})"
             ) from None
+
+    def _evolve(self, batch, origin: str):
+        """A batch fitted to the table's columns, widened first when the batch brings new ones.
+
+        Columns the batch lacks are NULL; a new column, one whose type was still unknown (all
+        NULL so far) or integers meeting fractions close the open files, and the next ones carry
+        the wider schema.
+        Readers join the files by column name. A column whose values change type is refused.
+        """
+        import pyarrow as pa
+
+        fields = {f.name: f for f in self.schema}
+        widened = list(self.schema)
+        for f in batch.schema:
+            known = fields.get(f.name)
+            if known is None:
+                widened.append(f.with_nullable(True))
+            elif (pa.types.is_null(known.type) and not pa.types.is_null(f.type)) or (
+                pa.types.is_integer(known.type) and pa.types.is_floating(f.type)
+            ):
+                widened[[w.name for w in widened].index(f.name)] = f.with_nullable(True)
+        schema = pa.schema(widened)
+        if not schema.equals(self.schema):
+            for key in list(self._open):
+                self._finish(key)
+            self.schema = schema
+        columns = []
+        for f in self.schema:
+            if f.name not in batch.schema.names:
+                columns.append(pa.nulls(batch.num_rows, f.type))
+                continue
+            column = batch.column(f.name)
+            if column.type.equals(f.type):
+                columns.append(column)
+                continue
+            try:
+                columns.append(column.cast(f.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise SourceError(
+                    f"{origin}: field '{f.name}' holds {column.type} values where earlier records held {f.type}; "
+                    "declare its type in source.columns, or make the records agree"
+                ) from None
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
     def _start(self, partition: dict[str, str]) -> _Open:
         import pyarrow.parquet as pq

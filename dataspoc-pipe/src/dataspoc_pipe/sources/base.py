@@ -53,6 +53,7 @@ class Stream(ABC):
     name: str
     schema: pa.Schema | None = None  # declared or discovered; None when inferred from the rows
     primary_key: list[str] | None = None
+    evolving_columns = False  # records may bring new columns midway (JSON, Singer): the table widens
 
     @abstractmethod
     def plan(self) -> list[str]:
