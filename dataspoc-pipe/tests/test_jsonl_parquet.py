@@ -126,3 +126,38 @@ def test_parquet_files_with_added_columns(pipe, tmp_path):
 def test_a_file_that_is_not_parquet(pipe, tmp_path):
     one_csv_pipeline(tmp_path, {"a.parquet": "id\n1\n"}, kind="parquet")
     refused(pipe, tmp_path, "a.parquet", "cannot read as Parquet")
+
+
+def test_files_in_a_bucket_are_a_source(pipe, tmp_path, s3_env, bucket_url):
+    import boto3
+
+    client = boto3.client("s3")
+    exports = f"exports-{tmp_path.name[-8:].lower().replace('_', '-')}"
+    client.create_bucket(Bucket=exports)
+    client.put_object(Bucket=exports, Key="orders/a.csv", Body=b"id,name\n1,ann\n")
+    client.put_object(Bucket=exports, Key="orders/b.jsonl", Body=b'{"id": 9}\n')  # not matched
+    from conftest import write_project
+
+    write_project(
+        tmp_path,
+        {
+            "orders": {
+                "source": {"kind": "csv", "path": f"s3://{exports}/orders/*.csv"},
+                "target": {"namespace": "shop"},
+            }
+        },
+        bucket=bucket_url if bucket_url.startswith("s3://") else None,
+    )
+    if not bucket_url.startswith("s3://"):
+        bucket_url = str(tmp_path / "bucket")
+    assert pipe("run", "orders").code == ExitCode.OK
+    client.put_object(Bucket=exports, Key="orders/c.csv", Body=b"id,name\n2,bob\n")
+    result = pipe("run", "orders", "--json")
+    assert result.code == ExitCode.OK and result.json()[0]["rows_written"] == 1
+    assert sorted(r["id"] for r in table_rows(bucket_url, "raw/shop/orders")) == [1, 2]
+    state = pipe("state", "show", "orders").json()
+    assert sorted(state["orders"]["files"]) == [f"s3://{exports}/orders/a.csv", f"s3://{exports}/orders/c.csv"]
+
+    client.put_object(Bucket=exports, Key="orders/a.csv", Body=b"id,name\n7,zed\n")  # replaced by other rows
+    refused_run = pipe("run", "orders")
+    assert refused_run.code == ExitCode.DATA and "a.csv" in refused_run.stderr

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dataspoc_pipe.contract.models import FileBookmark, StreamBookmark
 from dataspoc_pipe.errors import SourceError, SourceNotFound
@@ -32,14 +32,25 @@ COMPRESSED = (".gz", ".zst", ".zstd", ".bz2")
 
 @dataclass(frozen=True)
 class SourceFile:
-    key: str  # how the bookmark names it: relative to the project folder when inside it
-    path: Path
+    key: str  # how the bookmark names it: relative to the project folder when inside it, else a URL
+    path: str  # a local path, or the object's URL
     size: int
     modified: datetime
+    fs: Any = None  # the fsspec filesystem of an object in a bucket; None for a local file
 
     @property
     def compressed(self) -> bool:
-        return self.path.name.lower().endswith(COMPRESSED)
+        return self.path.lower().endswith(COMPRESSED)
+
+    def open(self):
+        """The file, opened for binary reading with seek."""
+        if self.fs is None:
+            return open(self.path, "rb")
+        return self.fs.open(_without_scheme(self.path), "rb", block_size=1 << 22)
+
+
+def _without_scheme(url: str) -> str:
+    return url.split("://", 1)[1] if "://" in url else url
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class Work:
 
 def discover(pattern: str, base: Path) -> list[SourceFile]:
     """Every file the path or glob matches, sorted, or SourceNotFound."""
+    if "://" in pattern:
+        return _discover_objects(pattern)
     full = pattern if Path(pattern).is_absolute() else str(base / pattern)
     matches = sorted(p for p in glob.glob(os.path.expanduser(full), recursive=True) if Path(p).is_file())
     if not matches:
@@ -66,14 +79,51 @@ def discover(pattern: str, base: Path) -> list[SourceFile]:
         except ValueError:
             key = str(path)
         modified = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(microsecond=0)
-        files.append(SourceFile(key=key, path=path, size=stat.st_size, modified=modified))
+        files.append(SourceFile(key=key, path=str(path), size=stat.st_size, modified=modified))
     return files
 
 
-def fingerprint(path: Path, size: int) -> str:
+def _discover_objects(pattern: str) -> list[SourceFile]:
+    """Objects in a bucket matching a URL glob (s3://exports/orders/*.csv), through the same
+    storage layer as the lake: credentials from the environment, retries, one-line errors."""
+    from urllib.parse import urlsplit
+
+    from dataspoc_pipe.bucket import Bucket, retrying
+
+    parts = urlsplit(pattern)
+    store = Bucket(f"{parts.scheme}://{parts.netloc}")
+    rel = parts.path.lstrip("/")
+    found = retrying(lambda: store.fs.glob(store.full(rel), detail=True), f"list {pattern}", store.scheme)
+    files = []
+    for name, info in sorted(found.items()):
+        if info.get("type") == "directory":
+            continue
+        modified = info.get("LastModified") or info.get("mtime") or info.get("updated") or info.get("last_modified")
+        if isinstance(modified, (int, float)):
+            modified = datetime.fromtimestamp(modified, tz=timezone.utc)
+        elif isinstance(modified, str):
+            modified = datetime.fromisoformat(modified.replace("Z", "+00:00"))
+        if not isinstance(modified, datetime):
+            modified = datetime.fromtimestamp(0, tz=timezone.utc)
+        url = f"{parts.scheme}://{name}" if not name.startswith(f"{parts.scheme}://") else name
+        files.append(
+            SourceFile(
+                key=url,
+                path=url,
+                size=int(info.get("size") or 0),
+                modified=modified.replace(microsecond=0),
+                fs=store.fs,
+            )
+        )
+    if not files:
+        raise SourceNotFound(f"no object matches {pattern}; check source.path or the file's arrival")
+    return files
+
+
+def fingerprint(file: SourceFile, size: int) -> str:
     """sha256 of the first and the last EDGE bytes of the file's first `size` bytes."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with file.open() as handle:
         digest.update(handle.read(min(EDGE, size)))
         if size > EDGE:
             handle.seek(max(EDGE, size - EDGE))
@@ -82,10 +132,10 @@ def fingerprint(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def _ends_a_line(path: Path, size: int) -> bool:
+def _ends_a_line(file: SourceFile, size: int) -> bool:
     if size == 0:
         return False
-    with open(path, "rb") as handle:
+    with file.open() as handle:
         handle.seek(size - 1)
         return handle.read(1) in (b"\n", b"\r")
 
@@ -99,13 +149,11 @@ def plan(files: list[SourceFile], seen: dict[str, FileBookmark], reread_changed:
             work.append(Work(file, 0, "new"))
             continue
         same_bytes = (
-            mark.fingerprint is not None
-            and file.size >= mark.size
-            and fingerprint(file.path, mark.size) == mark.fingerprint
+            mark.fingerprint is not None and file.size >= mark.size and fingerprint(file, mark.size) == mark.fingerprint
         )
         if file.size == mark.size and (same_bytes or (mark.fingerprint is None and file.modified == mark.modified)):
             continue  # unchanged, or only touched
-        grown = same_bytes and file.size > mark.size and _ends_a_line(file.path, mark.size)
+        grown = same_bytes and file.size > mark.size and _ends_a_line(file, mark.size)
         if grown and appendable and not file.compressed:
             work.append(Work(file, mark.size, "grown"))
         elif reread_changed:
@@ -122,17 +170,15 @@ def plan(files: list[SourceFile], seen: dict[str, FileBookmark], reread_changed:
 
 
 def bookmark(file: SourceFile, run_id: str) -> FileBookmark:
-    return FileBookmark(
-        size=file.size, modified=file.modified, fingerprint=fingerprint(file.path, file.size), run_id=run_id
-    )
+    return FileBookmark(size=file.size, modified=file.modified, fingerprint=fingerprint(file, file.size), run_id=run_id)
 
 
 class Slice(io.RawIOBase):
     """Bytes [start, end) of a file: a run reads exactly the bytes its bookmark will record,
     even while another process keeps appending to the file."""
 
-    def __init__(self, path: Path, start: int, end: int):
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close(), this object is the context
+    def __init__(self, file: SourceFile, start: int, end: int):
+        self._file = file.open()
         self._file.seek(start)
         self._left = end - start
 
@@ -154,12 +200,12 @@ class Slice(io.RawIOBase):
 
 def open_bytes(work: Work, buffer_size: int):
     """A binary stream of the bytes this run reads of a file, decompressed when its name says so."""
-    raw = io.BufferedReader(Slice(work.file.path, work.offset, work.file.size), buffer_size=buffer_size)
+    raw = io.BufferedReader(Slice(work.file, work.offset, work.file.size), buffer_size=buffer_size)
     if not work.file.compressed:
         return raw
     import pyarrow as pa
 
-    codec = {".gz": "gzip", ".bz2": "bz2"}.get(work.file.path.suffix.lower(), "zstd")
+    codec = {"gz": "gzip", "bz2": "bz2"}.get(work.file.path.lower().rsplit(".", 1)[-1], "zstd")
     return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
 
 
@@ -184,7 +230,7 @@ class FileStream(Stream):
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for work in self.work:
-            self._current = str(work.file.path)
+            self._current = work.file.path
             yield from self.read_file(work)
 
     def bookmark(self) -> StreamBookmark:

@@ -33,7 +33,7 @@ class ParquetStream(FileStream):
         import pyarrow.parquet as pq
 
         try:
-            with pq.ParquetFile(work.file.path) as handle:
+            with work.file.open() as raw, pq.ParquetFile(raw) as handle:
                 yield from handle.iter_batches(batch_size=BATCH_ROWS)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
             raise SourceError(f"{work.file.path}: cannot read as Parquet: {str(exc).splitlines()[0]}") from None
