@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -15,7 +17,9 @@ RUN = "20261122T030000.000Z-a1b2c3"
 
 
 def rows(work, tmp_path=None):
-    stream = CsvStream("t", SOURCE, Context(run_id=RUN, project_dir=tmp_path or work.file.path.parent, bookmarks={}))
+    stream = CsvStream(
+        "t", SOURCE, Context(run_id=RUN, project_dir=tmp_path or Path(work.file.path).parent, bookmarks={})
+    )
     batches = list(stream.read_file(work))
     return pa.Table.from_batches(batches).to_pylist() if batches else []
 
