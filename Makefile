@@ -11,7 +11,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: help demo test test-fast test-pipe test-lens test-ml test-e2e sync sync-dev check contract-sync contract-check docs docs-check bench clean
+.PHONY: system-deps help demo test test-fast test-pipe test-lens test-ml test-e2e sync sync-dev check contract-sync contract-check docs docs-check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ check: sync-dev ## Lint, format check and type check the three packages (ruff, m
 demo: sync ## Run pipe -> lens -> ml -> lens on a local bucket under demo/
 	bash examples/demo.sh
 
+system-deps: ## Install the servers the tests need (PostgreSQL, from Debian's packages) when missing
+	bash tools/system-deps.sh
+
 contract-sync: ## Copy contract/schemas into every package
 	$(PYTHON) contract/tools/contract_sync.py sync
 
@@ -57,6 +60,8 @@ docs-check: sync ## Fail when docs/cli-reference.md no longer matches the CLIs
 RESULTS := $(CURDIR)/.test-results
 
 PYTEST := pytest -q -p no:cacheprovider -n auto
+
+test-pipe: system-deps
 
 test-pipe test-lens test-ml: test-%: $(UV)
 	$(UV) sync --locked --quiet --project dataspoc-$*

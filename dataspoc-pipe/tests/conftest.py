@@ -161,3 +161,64 @@ def table_rows(bucket_url: str, location: str) -> list[dict]:
     fs, root = bucket_fs(bucket_url)
     parts = [pq.read_table(fs.open(f"{root}/{f['path']}", "rb")) for p in table["partitions"] for f in p["files"]]
     return pa.concat_tables(parts, promote_options="default").to_pylist()
+
+
+def _postgres_bin() -> Path:
+    import glob as globbing
+
+    found = sorted(globbing.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: run `make system-deps` (Debian's postgresql package)")
+    return Path(found[-1]).parent
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL server on 127.0.0.1 with a throwaway data directory."""
+    import pwd
+    import shutil
+    import tempfile
+
+    bin_dir = _postgres_bin()
+    home = Path(tempfile.mkdtemp(prefix="dataspoc-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        user = pwd.getpwnam("postgres")
+        os.chown(home, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = home / "data"
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    # postgres itself is trusted (the tests' admin); every other role logs in with its password
+    (data / "pg_hba.conf").write_text(
+        "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+    )
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    yield f"postgresql://postgres@127.0.0.1:{port}"
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_server):
+    """A fresh database on the session's server: (URL, a psycopg connection in autocommit)."""
+    import psycopg
+
+    name = f"db_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = f"{postgres_server}/{name}"
+    conn = psycopg.connect(url, autocommit=True)
+    yield url, conn
+    conn.close()

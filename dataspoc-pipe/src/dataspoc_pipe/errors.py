@@ -80,5 +80,11 @@ class SourceNotFound(SourceError):
     pass
 
 
+class SourceUnreachable(PipeError):
+    """A database or API did not answer: a later retry may do."""
+
+    exit_code = ExitCode.STORAGE
+
+
 class PipelineBusy(StorageError):
     """Another run of the same pipeline holds its run lock: a later retry will do."""

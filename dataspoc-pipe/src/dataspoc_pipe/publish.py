@@ -65,6 +65,7 @@ def commit(
             bucket.publish_file(f.local_path, f.rel_path)
     bookmarks = {table.name: table.bookmark for table in staged}
     state.save(bucket, state.advanced(previous, pipeline, clock.run_id, bookmarks, **extra))  # 2. state
+    staged = [table for table in staged if table.files]  # a stream with no new rows changes no table
     logged = [table.logged() for table in staged]
     log = runlog.build(clock.run_id, pipeline, "success", clock.started, clock.elapsed(), logged)
     runlog.save(bucket, log)  # 3. run log

@@ -19,7 +19,7 @@ from dataspoc_pipe import catalog, config, publish, runlog, sources, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
 from dataspoc_pipe.contract import run_lock_path
-from dataspoc_pipe.contract.models import RunLog
+from dataspoc_pipe.contract.models import RunLog, StreamBookmark
 from dataspoc_pipe.errors import LockTimeout, PipeError, PipelineBusy, SourceError
 from dataspoc_pipe.sources.base import Context, Stream
 from dataspoc_pipe.writer import PartitionedWriter
@@ -107,6 +107,9 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
             return publish.no_new_data(bucket, name, clock)
         with bucket.staging_dir(clock.run_id) as staging:
             staged = [stage(stream, pipeline.target.namespace, staging, clock, progress) for stream in work]
+            before = state.streams(previous, pipeline.target.table or name)
+            if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
+                return publish.no_new_data(bucket, name, clock)  # a database with no new rows
             return publish.commit(bucket, name, clock, staged, previous)
     except PipeError as exc:
         publish.record_failure(bucket, name, clock, exc)
