@@ -1,0 +1,191 @@
+"""JSON records into Arrow tables, by one set of rules for every JSON source (JSON Lines files,
+HTTP APIs, Singer taps), parsed in bulk by pyarrow's JSON reader, never a Python object per row.
+
+- nested objects become Arrow structs and arrays become lists, so SQL can reach into them
+  (`payload.user.id`); with `nested: json` they are kept as JSON text instead;
+- strings stay strings (an ISO date in a string is not guessed to be a timestamp) unless the
+  column's type is declared;
+- a key that appears only in later records adds a column (NULL before it); a key whose values
+  change kind (number, then text) is an error naming the record;
+- every record must be a JSON object; `NaN`, text that is not JSON and integers beyond int64
+  are errors naming the record.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from dataspoc_pipe.errors import SourceError
+
+INT64_MAX = 2**63 - 1
+Where = Callable[[int | None], str]  # record index in the chunk (None: the whole chunk) -> "file line N"
+
+
+class JsonRecords:
+    """Turns chunks of JSON lines into Arrow tables whose types agree from chunk to chunk."""
+
+    def __init__(self, declared: dict[str, Any], nested: str = "struct"):
+        self.declared = declared
+        self.nested = nested
+        # Types handed to the parser: the declared ones, and text for fields pyarrow would
+        # otherwise turn into timestamps (reformatting the strings).
+        self.known: dict[str, Any] = dict(declared)
+        self.order: list[str] = []  # columns in the order records first show them
+
+    def table(self, chunk: bytes, where: Where):
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(_explain(where, chunk, "not UTF-8")) from None
+        table = _parse(chunk, self.known, where)
+        self.order += [name for name in table.schema.names if name not in self.order]
+        stamped = {
+            f.name: _strings_kept(f.type)
+            for f in table.schema
+            if f.name not in self.known and not _strings_kept(f.type).equals(f.type)
+        }
+        if stamped:
+            self.known.update(stamped)
+            table = _parse(chunk, self.known, where)
+        table = table.select(sorted(table.schema.names, key=self.order.index))
+        return self._settle(table, where, chunk)
+
+    def _settle(self, table, where: Where, chunk: bytes):
+        """Apply the rules above to a parsed chunk: no NaN, no lossy integers, nested as asked."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        columns, fields = [], []
+        for field, column in zip(table.schema, table.columns):
+            kind = field.type
+            if pa.types.is_floating(kind) and field.name not in self.declared and len(column):
+                if pc.any(pc.is_nan(column)).as_py() or pc.any(pc.is_inf(column)).as_py():
+                    raise SourceError(_explain(where, chunk, "NaN"))
+                if (pc.max(pc.abs(column)).as_py() or 0) > INT64_MAX:
+                    big = _find(chunk, _is_big_integer)
+                    if big is not None:
+                        raise SourceError(
+                            f"{where(big[0])}: field '{big[1]}' is an integer beyond int64; "
+                            f"declare it in source.columns (e.g. {big[1]}: string or decimal128(38, 0))"
+                        )
+            if field.name not in self.declared and self.nested == "json" and _is_nested(kind):
+                column, kind = _as_json_text(column), pa.string()
+            columns.append(column)
+            fields.append(pa.field(field.name, kind))
+        return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _parse(chunk: bytes, known: dict[str, Any], where: Where):
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    options = pajson.ParseOptions(
+        explicit_schema=pa.schema(list(known.items())) if known else None,
+        unexpected_field_behavior="infer",
+        newlines_in_values=False,
+    )
+    try:
+        return pajson.read_json(
+            io.BytesIO(chunk),
+            read_options=pajson.ReadOptions(block_size=max(1 << 20, len(chunk) // 8), use_threads=True),
+            parse_options=options,
+        )
+    except pa.ArrowInvalid as exc:
+        raise SourceError(_explain(where, chunk, str(exc))) from None
+
+
+def _strings_kept(kind):
+    """The type with timestamps that pyarrow guessed from strings turned back into strings."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(kind):
+        return pa.string()
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _strings_kept(f.type)) for f in kind])
+    if pa.types.is_list(kind):
+        return pa.list_(_strings_kept(kind.value_type))
+    return kind
+
+
+def _is_nested(kind) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_struct(kind) or pa.types.is_list(kind)
+
+
+def _as_json_text(column):
+    import pyarrow as pa
+
+    return pa.array(
+        [
+            None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+            for value in column.to_pylist()
+        ],
+        pa.string(),
+    )
+
+
+def _is_big_integer(record: Any) -> str | None:
+    if isinstance(record, dict):
+        for key, value in record.items():
+            if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value <= INT64_MAX:
+                return key
+    return None
+
+
+def _find(chunk: bytes, test) -> tuple[int, str] | None:
+    for number, raw in enumerate(chunk.split(b"\n")):
+        if raw.strip():
+            try:
+                found = test(json.loads(raw))
+            except ValueError:
+                continue
+            if found:
+                return number, found
+    return None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _explain(where: Where, chunk: bytes, message: str) -> str:
+    """The first line of a chunk that breaks a rule, found by parsing it line by line."""
+    kinds: dict[str, str] = {}
+    for number, raw in enumerate(chunk.split(b"\n")):
+        if not raw.strip():
+            continue
+        here = where(number)
+        try:
+            record = json.loads(raw, parse_constant=_reject_constant)
+        except UnicodeDecodeError:
+            return f"{here}: not valid UTF-8; JSON is UTF-8"
+        except ValueError as exc:
+            return f"{here}: not valid JSON ({str(exc).split(':')[0]})"
+        if not isinstance(record, dict):
+            return f"{here}: a {type(record).__name__} where each record must be a JSON object"
+        for key, value in record.items():
+            if value is None:
+                continue
+            kind = _kind(value)
+            seen = kinds.setdefault(key, kind)
+            if seen != kind:
+                return (
+                    f"{here}: field '{key}' is {kind} where earlier records have {seen}; "
+                    f"declare its type in source.columns (e.g. {key}: string), or fix the record"
+                )
+    detail = message.splitlines()[0].replace("JSON parse error: ", "")
+    return f"{where(None)}: {detail}"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "an object" if isinstance(value, dict) else "an array"
