@@ -222,3 +222,52 @@ def postgres_db(postgres_server):
     conn = psycopg.connect(url, autocommit=True)
     yield url, conn
     conn.close()
+
+
+class Api:
+    """A JSON API on 127.0.0.1: tests set `route(path) -> (status, headers, body)` and read the
+    requests it got."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qsl, urlsplit
+
+        self.routes: dict = {}
+        self.requests: list[dict] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                parts = urlsplit(self.path)
+                request = {"path": parts.path, "query": dict(parse_qsl(parts.query)), "headers": dict(self.headers)}
+                api.requests.append(request)
+                route = api.routes.get(parts.path)
+                status, headers, body = route(request) if route else (404, {}, {"error": "no route"})
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                headers = {"Content-Type": "application/json", **headers}
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def api():
+    server = Api()
+    yield server
+    server.close()

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from dataspoc_pipe.sources import csv_files, jsonl_files, parquet_files, sql_tables
+from dataspoc_pipe.sources import csv_files, http_api, jsonl_files, parquet_files, sql_tables
 from dataspoc_pipe.sources.base import Kind
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
-    for kind in (csv_files.KIND, jsonl_files.KIND, parquet_files.KIND, sql_tables.POSTGRES, sql_tables.SQLITE)
+    for kind in (
+        csv_files.KIND,
+        jsonl_files.KIND,
+        parquet_files.KIND,
+        sql_tables.POSTGRES,
+        sql_tables.SQLITE,
+        http_api.KIND,
+    )
 }
 
 

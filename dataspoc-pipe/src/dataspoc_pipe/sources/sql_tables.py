@@ -50,11 +50,12 @@ AS_TEXT = {
 
 
 class _SqlConfig(SourceConfig):
-    tables: list[str] | None = Field(None, description="Tables to read [default: every table].")
-    query: str | None = Field(None, description="One query instead of tables; fills one table.")
-    cursor: str | dict[str, str] | None = Field(
-        None, description="Cursor column for incremental reads: one name for every table, or table -> column."
-    )
+    tables: Annotated[list[str] | None, Field(description="Tables to read [default: every table].")] = None
+    query: Annotated[str | None, Field(description="One query instead of tables; fills one table.")] = None
+    cursor: Annotated[
+        str | dict[str, str] | None,
+        Field(description="Cursor column for incremental reads: one name for every table, or table -> column."),
+    ] = None
     columns: dict[str, str] = Field(default_factory=dict, description="Declared types: column or table.column -> type.")
 
     @model_validator(mode="after")
