@@ -27,9 +27,10 @@ Where = Callable[[int | None], str]  # record index in the chunk (None: the whol
 class JsonRecords:
     """Turns chunks of JSON lines into Arrow tables whose types agree from chunk to chunk."""
 
-    def __init__(self, declared: dict[str, Any], nested: str = "struct"):
+    def __init__(self, declared: dict[str, Any], nested: str = "struct", key: str | None = None):
         self.declared = declared
         self.nested = nested
+        self.key = key  # each line wraps its record under this key (a Singer RECORD's "record")
         # Types handed to the parser: the declared ones, and text for fields pyarrow would
         # otherwise turn into timestamps (reformatting the strings).
         self.known: dict[str, Any] = dict(declared)
@@ -39,8 +40,8 @@ class JsonRecords:
         try:
             chunk.decode("utf-8")
         except UnicodeDecodeError:
-            raise SourceError(_explain(where, chunk, "not UTF-8")) from None
-        table = _parse(chunk, self.known, where)
+            raise SourceError(_explain(where, chunk, "not UTF-8", self.key)) from None
+        table = self._parse(chunk, where)
         self.order += [name for name in table.schema.names if name not in self.order]
         stamped = {
             f.name: _strings_kept(f.type)
@@ -49,9 +50,23 @@ class JsonRecords:
         }
         if stamped:
             self.known.update(stamped)
-            table = _parse(chunk, self.known, where)
+            table = self._parse(chunk, where)
         table = table.select(sorted(table.schema.names, key=self.order.index))
         return self._settle(table, where, chunk)
+
+    def _parse(self, chunk: bytes, where: Where):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.key is None:
+            return _parse(chunk, pa.schema(list(self.known.items())) if self.known else None, where, None)
+        explicit = pa.schema([(self.key, pa.struct(list(self.known.items())))]) if self.known else None
+        wrapped = _parse(chunk, explicit, where, self.key)
+        if self.key not in wrapped.schema.names:
+            raise SourceError(f"{where(None)}: a message without its '{self.key}'")
+        struct = wrapped.column(self.key)
+        names = [f.name for f in struct.type]
+        return pa.table([pc.struct_field(struct, [i]) for i in range(len(names))], names=names)
 
     def _settle(self, table, where: Where, chunk: bytes):
         """Apply the rules above to a parsed chunk: no NaN, no lossy integers, nested as asked."""
@@ -63,9 +78,9 @@ class JsonRecords:
             kind = field.type
             if pa.types.is_floating(kind) and field.name not in self.declared and len(column):
                 if pc.any(pc.is_nan(column)).as_py() or pc.any(pc.is_inf(column)).as_py():
-                    raise SourceError(_explain(where, chunk, "NaN"))
+                    raise SourceError(_explain(where, chunk, "NaN", self.key))
                 if (pc.max(pc.abs(column)).as_py() or 0) > INT64_MAX:
-                    big = _find(chunk, _is_big_integer)
+                    big = _find(chunk, _is_big_integer, self.key)
                     if big is not None:
                         raise SourceError(
                             f"{where(big[0])}: field '{big[1]}' is an integer beyond int64; "
@@ -78,12 +93,12 @@ class JsonRecords:
         return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
-def _parse(chunk: bytes, known: dict[str, Any], where: Where):
+def _parse(chunk: bytes, explicit, where: Where, key: str | None):
     import pyarrow as pa
     import pyarrow.json as pajson
 
     options = pajson.ParseOptions(
-        explicit_schema=pa.schema(list(known.items())) if known else None,
+        explicit_schema=explicit,
         unexpected_field_behavior="infer",
         newlines_in_values=False,
     )
@@ -94,7 +109,7 @@ def _parse(chunk: bytes, known: dict[str, Any], where: Where):
             parse_options=options,
         )
     except pa.ArrowInvalid as exc:
-        raise SourceError(_explain(where, chunk, str(exc))) from None
+        raise SourceError(_explain(where, chunk, str(exc), key)) from None
 
 
 def _strings_kept(kind):
@@ -136,11 +151,12 @@ def _is_big_integer(record: Any) -> str | None:
     return None
 
 
-def _find(chunk: bytes, test) -> tuple[int, str] | None:
+def _find(chunk: bytes, test, key: str | None) -> tuple[int, str] | None:
     for number, raw in enumerate(chunk.split(b"\n")):
         if raw.strip():
             try:
-                found = test(json.loads(raw))
+                record = json.loads(raw)
+                found = test(record.get(key) if key and isinstance(record, dict) else record)
             except ValueError:
                 continue
             if found:
@@ -152,7 +168,7 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _explain(where: Where, chunk: bytes, message: str) -> str:
+def _explain(where: Where, chunk: bytes, message: str, key: str | None = None) -> str:
     """The first line of a chunk that breaks a rule, found by parsing it line by line."""
     kinds: dict[str, str] = {}
     for number, raw in enumerate(chunk.split(b"\n")):
@@ -165,17 +181,19 @@ def _explain(where: Where, chunk: bytes, message: str) -> str:
             return f"{here}: not valid UTF-8; JSON is UTF-8"
         except ValueError as exc:
             return f"{here}: not valid JSON ({str(exc).split(':')[0]})"
+        if key is not None and isinstance(record, dict):
+            record = record.get(key)
         if not isinstance(record, dict):
             return f"{here}: a {type(record).__name__} where each record must be a JSON object"
-        for key, value in record.items():
+        for name, value in record.items():
             if value is None:
                 continue
             kind = _kind(value)
-            seen = kinds.setdefault(key, kind)
+            seen = kinds.setdefault(name, kind)
             if seen != kind:
                 return (
-                    f"{here}: field '{key}' is {kind} where earlier records have {seen}; "
-                    f"declare its type in source.columns (e.g. {key}: string), or fix the record"
+                    f"{here}: field '{name}' is {kind} where earlier records have {seen}; "
+                    f"declare its type in source.columns (e.g. {name}: string), or fix the record"
                 )
     detail = message.splitlines()[0].replace("JSON parse error: ", "")
     return f"{where(None)}: {detail}"
