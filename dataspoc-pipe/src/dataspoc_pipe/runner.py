@@ -21,7 +21,7 @@ from dataspoc_pipe.config import Pipeline
 from dataspoc_pipe.contract import run_lock_path
 from dataspoc_pipe.contract.models import RunLog, StreamBookmark
 from dataspoc_pipe.errors import LockTimeout, PipeError, PipelineBusy, SourceError
-from dataspoc_pipe.sources.base import Context, Stream
+from dataspoc_pipe.sources.base import Context, Interleaved, Stream
 from dataspoc_pipe.writer import PartitionedWriter
 
 RUN_LOCK_STALE = 24 * 3600  # a run lock this old was left by a crash on another host
@@ -77,8 +77,9 @@ def run(
     bucket.check_reachable()
     catalog.read_document(bucket)  # a manifest this version cannot read stops the run before any write
     if options.dry_run:
-        streams = open_streams(name, pipeline, project_dir, state.load(bucket, name), clock.run_id, options)
-        return Plan(name, pipeline.target.namespace, {s.name: s.plan() for s in streams})
+        opened = open_streams(name, pipeline, project_dir, state.load(bucket, name), clock.run_id, options)
+        planned = opened.plan() if isinstance(opened, Interleaved) else {s.name: s.plan() for s in opened}
+        return Plan(name, pipeline.target.namespace, planned)
     with running(bucket, name):
         return _run(bucket, name, pipeline, project_dir, progress, options, clock)
 
@@ -101,13 +102,24 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
     previous = state.load(bucket, name)
     publish.recover(bucket, name, previous)
     try:
-        streams = open_streams(name, pipeline, project_dir, previous, clock.run_id, options)
-        work = [s for s in streams if s.plan()]
+        opened = open_streams(name, pipeline, project_dir, previous, clock.run_id, options)
+        before = state.streams(previous, pipeline.target.table or name)
+        namespace = pipeline.target.namespace
+        if isinstance(opened, Interleaved):
+            with bucket.staging_dir(clock.run_id) as staging:
+                staged = stage_interleaved(opened, namespace, staging, clock, progress)
+                tap_state = opened.source_state()
+                unchanged = tap_state == (previous.bookmarks.singer if previous else None)
+                if unchanged and all(
+                    not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged
+                ):
+                    return publish.no_new_data(bucket, name, clock)
+                return publish.commit(bucket, name, clock, staged, previous, singer=tap_state)
+        work = [s for s in opened if s.plan()]
         if not work:
             return publish.no_new_data(bucket, name, clock)
         with bucket.staging_dir(clock.run_id) as staging:
-            staged = [stage(stream, pipeline.target.namespace, staging, clock, progress) for stream in work]
-            before = state.streams(previous, pipeline.target.table or name)
+            staged = [stage(stream, namespace, staging, clock, progress) for stream in work]
             if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
                 return publish.no_new_data(bucket, name, clock)  # a database with no new rows
             return publish.commit(bucket, name, clock, staged, previous)
@@ -121,7 +133,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
 
 def open_streams(
     name: str, pipeline: Pipeline, project_dir: Path, previous, run_id: str, options: Options
-) -> list[Stream]:
+) -> list[Stream] | Interleaved:
     source = config.source_config(pipeline, name)
     table = pipeline.target.table or name
     context = Context(
@@ -131,11 +143,12 @@ def open_streams(
         full=options.full,
         reread_changed=options.reread_changed,
         default_table=table,
+        source_state=None if (options.full or previous is None) else previous.bookmarks.singer,
     )
-    streams = sources.kind(source.kind).open(source, context)
-    for stream in streams:
+    opened = sources.kind(source.kind).open(source, context)
+    for stream in [] if isinstance(opened, Interleaved) else opened:
         config.check_name(stream.name, f"pipeline '{name}': stream")
-    return streams
+    return opened
 
 
 def stage(
@@ -167,6 +180,46 @@ def stage(
         bookmark=stream.bookmark(),
         primary_key=stream.primary_key,
     )
+
+
+def stage_interleaved(
+    source: Interleaved, namespace: str, staging: Path, clock: publish.Clock, progress: Progress
+) -> list[publish.StagedTable]:
+    """Read a source whose streams come mixed, each stream into its own table's files."""
+    partition = {"dt": clock.started.strftime("%Y-%m-%d")}
+    writers: dict[str, PartitionedWriter] = {}
+    checked: dict[str, object] = {}
+    try:
+        for stream, batch in source.batches():
+            writer = writers.get(stream)
+            if writer is None:
+                config.check_name(stream, f"{source.origin()}: stream")
+                (staging / stream).mkdir()
+                writer = PartitionedWriter(staging / stream, f"raw/{namespace}/{stream}", clock.run_id, evolve=True)
+                writers[stream] = writer
+                progress.on_file(stream)
+            if checked.get(stream) is not batch.schema:
+                check_columns(batch.schema, f"{source.origin()} stream {stream}")
+                checked[stream] = batch.schema
+            writer.write(batch, partition, f"{source.origin()} stream {stream}")
+            progress.on_rows(batch.num_rows)
+        files = {stream: writer.close() for stream, writer in writers.items()}
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    bookmarks = source.bookmarks()
+    return [
+        publish.StagedTable(
+            namespace=namespace,
+            name=stream,
+            files=files.get(stream, []),
+            schema=writers[stream].schema if files.get(stream) else None,
+            bookmark=bookmarks.get(stream, StreamBookmark()),
+            primary_key=source.primary_keys.get(stream),
+        )
+        for stream in sorted(set(files) | set(bookmarks))
+    ]
 
 
 def check_columns(schema, origin: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataspoc_pipe.sources import csv_files, http_api, jsonl_files, parquet_files, sql_tables
+from dataspoc_pipe.sources import csv_files, http_api, jsonl_files, parquet_files, singer_tap, sql_tables
 from dataspoc_pipe.sources.base import Kind
 
 KINDS: dict[str, Kind] = {
@@ -14,6 +14,7 @@ KINDS: dict[str, Kind] = {
         sql_tables.POSTGRES,
         sql_tables.SQLITE,
         http_api.KIND,
+        singer_tap.KIND,
     )
 }
 

@@ -42,6 +42,7 @@ class Context:
     full: bool = False  # ignore bookmarks: read everything again
     reread_changed: bool = False  # files rewritten since they were read are read again in full
     default_table: str = "data"  # the table of a one-stream source when none is configured
+    source_state: dict[str, Any] | None = None  # the source's own last committed state (a tap's STATE)
 
     def bookmark(self, stream: str) -> StreamBookmark | None:
         return None if self.full else self.bookmarks.get(stream)
@@ -76,11 +77,40 @@ class Stream(ABC):
         return self.name
 
 
+class Interleaved(ABC):
+    """A source whose streams arrive mixed in one sequence, as a Singer tap writes them.
+
+    The runner routes each batch to its stream's table; the streams are known as they come.
+    """
+
+    evolving_columns = True
+    primary_keys: dict[str, list[str]]  # stream -> key, filled as the streams announce them
+
+    @abstractmethod
+    def plan(self) -> dict[str, list[str]]:
+        """What this run will read, per stream it expects (see Stream.plan)."""
+
+    @abstractmethod
+    def batches(self) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """(stream name, rows) in the order the source gives them."""
+
+    @abstractmethod
+    def bookmarks(self) -> dict[str, StreamBookmark]:
+        """Each stream's bookmark once everything read is published."""
+
+    def source_state(self) -> dict[str, Any] | None:
+        """The source's own state to keep (a tap's STATE message), or None."""
+        return None
+
+    def origin(self) -> str:
+        return "source"
+
+
 @dataclass(frozen=True)
 class Kind:
     """A source kind: its config model and how a config becomes streams."""
 
     name: str
     config: type[SourceConfig]
-    open: Callable[[Any, Context], list[Stream]]  # (the kind's config, the run's context) -> streams
+    open: Callable[[Any, Context], list[Stream] | Interleaved]  # (the kind's config, the run's context)
     summary: str  # one line for `add --help` and errors listing the kinds

@@ -37,11 +37,11 @@ class JsonRecords:
         self.order: list[str] = []  # columns in the order records first show them
 
     def table(self, chunk: bytes, where: Where):
-        try:
-            chunk.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SourceError(_explain(where, chunk, "not UTF-8", self.key)) from None
         table = self._parse(chunk, where)
+        try:
+            table.validate(full=True)  # the JSON reader lets invalid UTF-8 into strings
+        except Exception:  # noqa: BLE001 - pyarrow raises ArrowInvalid; its module is imported lazily
+            raise SourceError(_explain(where, chunk, "not UTF-8", self.key)) from None
         self.order += [name for name in table.schema.names if name not in self.order]
         stamped = {
             f.name: _strings_kept(f.type)
