@@ -135,6 +135,8 @@ def write_project(tmp_path: Path, pipelines: dict, bucket: str | None = None) ->
 
     if bucket is None:
         (tmp_path / "bucket").mkdir(exist_ok=True)
+    elif "://" not in bucket:
+        Path(bucket).mkdir(parents=True, exist_ok=True)
     document = {"version": 1, "bucket": bucket or "./bucket", "pipelines": pipelines}
     path = tmp_path / "dataspoc-pipe.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -271,3 +273,93 @@ def api():
     server = Api()
     yield server
     server.close()
+
+
+def _uv() -> str:
+    import shutil
+
+    found = os.environ.get("UV") or shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")
+    if not Path(found).exists():
+        pytest.fail("uv not found: run the tests through `make test`")
+    return found
+
+
+def tap_from_pypi(package: str, executable: str) -> Path:
+    """A Singer tap from PyPI in its own venv under .tools/taps/ (made once, then reused)."""
+    import fcntl
+
+    home = REPO / ".tools" / "taps" / package
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with open(home.parent / f"{package}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers install it once
+        tap = home / "bin" / executable
+        if not tap.exists():
+            env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+            subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(home)], check=True, env=env)
+            subprocess.run(
+                [_uv(), "pip", "install", "--quiet", "--python", str(home / "bin" / "python"), package],
+                check=True,
+                env=env,
+            )
+    return tap
+
+
+FIXTURE_TAP = '''#!{python}
+"""A Singer tap for tests: streams, state, stderr noise and failures on demand (env FIXTURE_*)."""
+import json, os, sys
+
+args = sys.argv[1:]
+def arg(name):
+    return args[args.index(name) + 1] if name in args else None
+
+config = json.load(open(arg("--config"))) if arg("--config") else {{}}
+if config.get("token") != os.environ.get("FIXTURE_EXPECT_TOKEN", config.get("token")):
+    print("bad token", file=sys.stderr); sys.exit(2)
+streams = {{
+    "public-orders": {{"properties": {{"id": {{"type": "integer"}}, "at": {{"type": ["null", "string"], "format": "date-time"}},
+                                      "amount": {{"type": ["null", "number"]}}}}}},
+    "customers": {{"properties": {{"id": {{"type": "integer"}}, "name": {{"type": ["null", "string"]}}}}}},
+}}
+if "--discover" in args:
+    print(json.dumps({{"streams": [{{"tap_stream_id": s, "stream": s, "schema": schema, "metadata": []}} for s, schema in streams.items()]}}))
+    sys.exit(0)
+selected = set(streams)
+if arg("--catalog"):
+    catalog = json.load(open(arg("--catalog")))
+    selected = {{e["tap_stream_id"] for e in catalog["streams"]
+                 if any(m["breadcrumb"] == [] and m["metadata"].get("selected") for m in e["metadata"])}}
+state = json.load(open(arg("--state"))) if arg("--state") else {{}}
+start = state.get("bookmarks", {{}}).get("public-orders", 0)
+out = sys.stdout
+def emit(message):
+    out.write(json.dumps(message) + "\\n")
+noise = int(os.environ.get("FIXTURE_STDERR_MB", "0"))
+for _ in range(noise * 1024):
+    sys.stderr.write("x" * 1023 + "\\n")
+mode = os.environ.get("FIXTURE_MODE", "")
+if mode == "record-first":
+    emit({{"type": "RECORD", "stream": "customers", "record": {{"id": 1}}}})
+if "customers" in selected:
+    emit({{"type": "SCHEMA", "stream": "customers", "schema": streams["customers"], "key_properties": ["id"]}})
+emit({{"type": "SCHEMA", "stream": "public-orders", "schema": streams["public-orders"], "key_properties": ["id"]}})
+count = int(os.environ.get("FIXTURE_ORDERS", "5"))
+for i in range(start + 1, start + count + 1):
+    emit({{"type": "RECORD", "stream": "public-orders", "record": {{"id": i, "at": "2026-11-22T03:00:00.250+01:00", "amount": i * 1.5, "note": "n%d" % i}}}})
+    if "customers" in selected and i % 2 == 0:
+        emit({{"type": "RECORD", "stream": "customers", "record": {{"id": i, "name": "c%d" % i}}}})
+    if mode == "die" and i == start + 2:
+        out.flush(); print("database went away", file=sys.stderr); sys.exit(3)
+    if mode == "garbage" and i == start + 2:
+        out.write("Connecting to the database...\\n")
+emit({{"type": "STATE", "value": {{"bookmarks": {{"public-orders": start + count}}}}}})
+if mode == "cut":
+    out.write('{{"type": "RECORD", "stream": "public-orders", "rec')
+'''
+
+
+@pytest.fixture
+def fixture_tap(tmp_path) -> Path:
+    path = tmp_path / "tap-fixture"
+    path.write_text(FIXTURE_TAP.format(python=sys.executable))
+    path.chmod(0o755)
+    return path

@@ -155,7 +155,7 @@ def test_files_in_a_bucket_are_a_source(pipe, tmp_path, s3_env, bucket_url):
     result = pipe("run", "orders", "--json")
     assert result.code == ExitCode.OK and result.json()[0]["rows_written"] == 1
     assert sorted(r["id"] for r in table_rows(bucket_url, "raw/shop/orders")) == [1, 2]
-    state = pipe("state", "show", "orders").json()
+    state = pipe("state", "show", "orders").json()["streams"]
     assert sorted(state["orders"]["files"]) == [f"s3://{exports}/orders/a.csv", f"s3://{exports}/orders/c.csv"]
 
     client.put_object(Bucket=exports, Key="orders/a.csv", Body=b"id,name\n7,zed\n")  # replaced by other rows

@@ -94,13 +94,13 @@ def test_state_show_reset_and_set(pipe, tmp_path):
     one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
     assert pipe("state", "show", "orders").code == ExitCode.OK  # no state yet: {}
     assert pipe("run", "orders").code == ExitCode.OK
-    shown = pipe("state", "show", "orders").json()
+    shown = pipe("state", "show", "orders").json()["streams"]
     assert list(shown) == ["orders"] and list(shown["orders"]["files"]) == ["data/a.csv"]
 
     refused = pipe("state", "set", "orders", "--cursor", "5")
     assert refused.code == ExitCode.USAGE and "reads files" in refused.stderr
     assert pipe("state", "reset", "orders").code == ExitCode.OK
-    assert pipe("state", "show", "orders").json() == {}
+    assert pipe("state", "show", "orders").json() == {"streams": {}, "tap_state": None}
     assert pipe("run", "orders", "--json").json()[0]["rows_written"] == 1
 
     unknown = pipe("state", "reset", "orders", "--stream", "nope")

@@ -78,7 +78,7 @@ def test_postgres_incremental_by_cursor_many_tables(pipe, tmp_path, postgres_db)
     again = run(pipe)
     assert again["rows_written"] == 2 and [t["location"] for t in again["tables"]] == ["raw/shop/customers"]
     assert [r["name"] for r in rows(tmp_path, "customers")] == ["ann", "ann b", "bob", "cid"]
-    state = pipe("state", "show", "shop_db").json()
+    state = pipe("state", "show", "shop_db").json()["streams"]
     assert state["customers"]["cursor"] == {"column": "updated_at", "value": "2026-11-23T10:00:00+00:00"}
     assert state["orders"]["cursor"]["value"] == "2026-11-20T16:40:00+00:00"
 

@@ -262,20 +262,24 @@ def show(
     project: ProjectOpt = None,
     bucket: BucketOpt = None,
 ) -> None:
-    """Print a pipeline's bookmarks as JSON on stdout."""
+    """Print a pipeline's bookmarks as JSON on stdout: {"streams": {...}, "tap_state": ...}."""
     from dataspoc_pipe import config, state
     from dataspoc_pipe.contract.models import dump
 
     path, loaded, target = _context(project, bucket)
     pipeline = config.pipeline(loaded, name, path)
-    marks = state.streams(state.load(target, name), pipeline.target.table or name)
+    saved = state.load(target, name)
+    marks = state.streams(saved, pipeline.target.table or name)
     if stream is not None:
         if stream not in marks:
-            raise UsageError(
-                f"pipeline '{name}' has no bookmark for stream '{stream}'; streams: {', '.join(sorted(marks)) or 'none yet'}"
-            )
+            known = ", ".join(sorted(marks)) or "none yet"
+            raise UsageError(f"pipeline '{name}' has no bookmark for stream '{stream}'; streams: {known}")
         marks = {stream: marks[stream]}
-    console.out(json.dumps({s: dump(m) for s, m in sorted(marks.items())}, indent=2))
+    document = {
+        "streams": {s: dump(m) for s, m in sorted(marks.items())},
+        "tap_state": saved.bookmarks.singer if saved else None,
+    }
+    console.out(json.dumps(document, indent=2))
 
 
 @state_command("dataspoc-pipe state reset orders", "dataspoc-pipe state reset shop_db --stream customers")
