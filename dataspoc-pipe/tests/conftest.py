@@ -344,7 +344,7 @@ if "customers" in selected:
 emit({{"type": "SCHEMA", "stream": "public-orders", "schema": streams["public-orders"], "key_properties": ["id"]}})
 count = int(os.environ.get("FIXTURE_ORDERS", "5"))
 for i in range(start + 1, start + count + 1):
-    emit({{"type": "RECORD", "stream": "public-orders", "record": {{"id": i, "at": "2026-11-22T03:00:00.250+01:00", "amount": i * 1.5, "note": "n%d" % i}}}})
+    emit({{"type": "RECORD", "stream": "public-orders", "record": {{"id": i, "at": "2026-11-22T03:00:00.250+01:00", "amount": i * 1.5, "note": config.get("start_date") or "n%d" % i}}}})
     if "customers" in selected and i % 2 == 0:
         emit({{"type": "RECORD", "stream": "customers", "record": {{"id": i, "name": "c%d" % i}}}})
     if mode == "die" and i == start + 2:

@@ -184,3 +184,9 @@ def test_add_takes_any_setting_and_never_prompts_without_a_terminal(pipe, tmp_pa
     assert no_kind.returncode == ExitCode.USAGE and "--kind" in no_kind.stderr
     typo = pipe("add", "y", "--kind", "csv", "--path", "a.csv", "--namespace", "web", "--set", "delimter=;")
     assert typo.code == ExitCode.USAGE and "delimter" in typo.stderr
+
+
+def test_backfill_needs_a_cursor(pipe, tmp_path):
+    one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
+    result = pipe("backfill", "orders", "--from", "1", "--to", "2")
+    assert result.code == ExitCode.USAGE and "no cursor to backfill by" in result.stderr

@@ -152,3 +152,16 @@ def test_pipelinewise_tap_postgres_from_pypi(pipe, tmp_path, postgres_db):
     assert set(ids) == set(range(1, 52))
     [table] = read_bucket_json(str(tmp_path / "bucket"), ".dataspoc/manifest.json")["tables"]
     assert table["primary_key"] == ["id"]
+
+
+def test_backfill_sets_the_start_date_and_keeps_the_tap_state(pipe, tmp_path, fixture_tap):
+    pipeline(tmp_path, {"tap": str(fixture_tap), "discover": False, "config": {"token": "x"}})
+    assert run(pipe)["rows_written"] == 7
+    before = pipe("state", "show", "crm").json()
+    result = pipe("backfill", "crm", "--from", "2026-01-01", "--to", "2026-02-01", "--json")
+    assert result.code == ExitCode.OK, result.stderr
+    assert pipe("state", "show", "crm").json() == before
+    orders = table_rows(str(tmp_path / "bucket"), "raw/crm/public_orders")
+    backfilled = sorted(r["id"] for r in orders if r["note"] == "2026-01-01")
+    assert backfilled == [1, 2, 3, 4, 5]  # from the start date, not from the saved state
+    assert run(pipe)["rows_written"] == 5 + 3  # the live run goes on after order 5

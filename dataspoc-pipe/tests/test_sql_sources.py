@@ -159,3 +159,24 @@ def test_sql_config_is_checked(pipe, tmp_path, bad):
     pipeline(tmp_path, {"kind": "sqlite", "path": "shop.db", **bad})
     result = pipe("run", "shop_db")
     assert result.code == ExitCode.USAGE
+
+
+def test_backfill_reads_a_range_and_leaves_the_bookmark(pipe, tmp_path, postgres_db):
+    url, db = postgres_db
+    db.execute("CREATE TABLE orders (id int PRIMARY KEY, updated_at timestamptz)")
+    db.execute(
+        "INSERT INTO orders SELECT g, '2026-11-01 00:00Z'::timestamptz + g * interval '1 day' FROM generate_series(1, 20) g"
+    )
+    pipeline(tmp_path, {"kind": "postgres", "url": url, "cursor": "updated_at"})
+    assert run(pipe)["rows_written"] == 20
+    before = pipe("state", "show", "shop_db").json()
+
+    result = pipe("backfill", "shop_db", "--from", "2026-11-05T00:00:00Z", "--to", "2026-11-07T00:00:00Z", "--json")
+    assert result.code == ExitCode.OK, result.stderr
+    assert result.json()[0]["rows_written"] == 3
+    assert pipe("state", "show", "shop_db").json() == before
+    assert run(pipe)["status"] == "no_new_data"
+    assert len(rows(tmp_path, "orders")) == 23
+
+    no_stream = pipe("backfill", "shop_db", "--from", "1", "--to", "2", "--stream", "nope")
+    assert no_stream.code == ExitCode.USAGE and "nope" in no_stream.stderr

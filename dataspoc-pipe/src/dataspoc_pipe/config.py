@@ -42,6 +42,7 @@ class Pipeline(Strict):
     source: dict[str, Any]  # as written, ${VAR} and all; source_config() resolves and validates it
     target: Target
     mode: Literal["append"] = "append"
+    schedule: str | None = None  # a cron line, kept for the reader: cron (or any scheduler) runs `run`
 
     @field_validator("source")
     @classmethod
@@ -59,6 +60,7 @@ class Project(Strict):
     version: Literal[1] = 1
     bucket: str = DEFAULT_BUCKET
     pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
+    legacy: Annotated[bool, Field(exclude=True)] = False  # read from dataspoc-pipe 0.2.0 pipeline files (legacy.py)
 
 
 def check_name(value: str, what: str) -> str:
@@ -74,17 +76,25 @@ def project_path(option: str | None) -> Path:
     return Path(option or os.environ.get(PROJECT_ENV) or PROJECT_FILE).expanduser().resolve()
 
 
-def load(path: Path) -> Project:
+def _read_yaml(path: Path) -> Any:
     import yaml
 
-    if not path.exists():
-        raise ConfigError(f"no project file at {path}; run `dataspoc-pipe init` first, or pass --project")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def load(path: Path) -> Project:
+    from dataspoc_pipe import legacy
+
+    if not path.exists():
+        raise ConfigError(f"no project file at {path}; run `dataspoc-pipe init` first, or pass --project")
+    raw = legacy.project(path, _read_yaml) if path.is_dir() else _read_yaml(path)
+    if legacy.is_legacy(raw):
+        raw = legacy.project(path, _read_yaml)
     try:
         return Project.model_validate(raw)
     except ValidationError as exc:
@@ -113,6 +123,11 @@ def render_validation_error(exc: ValidationError, errors: list | None = None) ->
 def save(project: Project, path: Path) -> None:
     import yaml
 
+    if project.legacy:
+        raise UsageError(
+            f"{path} holds dataspoc-pipe 0.2.0 pipelines, read as they are; add new pipelines to a "
+            "dataspoc-pipe.yaml project (`dataspoc-pipe init`)"
+        )
     document = project.model_dump(mode="json")
     text = "# dataspoc-pipe project: the bucket and the pipelines that fill it.\n"
     text += yaml.safe_dump(document, sort_keys=False)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from dataspoc_pipe import catalog, config, publish, runlog, sources, state
 from dataspoc_pipe.bucket import Bucket
@@ -40,6 +41,8 @@ class Options:
     full: bool = False  # ignore bookmarks
     reread_changed: bool = False  # read rewritten files again in full
     dry_run: bool = False  # plan only: read and write nothing
+    window: tuple[Any, Any] | None = None  # backfill: this cursor range, bookmarks unmoved
+    only: str | None = None  # backfill: one stream
 
 
 @dataclass
@@ -144,6 +147,8 @@ def open_streams(
         reread_changed=options.reread_changed,
         default_table=table,
         source_state=None if (options.full or previous is None) else previous.bookmarks.singer,
+        window=options.window,
+        only=options.only,
     )
     opened = sources.kind(source.kind).open(source, context)
     for stream in [] if isinstance(opened, Interleaved) else opened:

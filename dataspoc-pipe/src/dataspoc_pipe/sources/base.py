@@ -43,6 +43,8 @@ class Context:
     reread_changed: bool = False  # files rewritten since they were read are read again in full
     default_table: str = "data"  # the table of a one-stream source when none is configured
     source_state: dict[str, Any] | None = None  # the source's own last committed state (a tap's STATE)
+    window: tuple[Any, Any] | None = None  # backfill: read cursor values in [from, to]; bookmarks stay
+    only: str | None = None  # backfill --stream: the one stream to read
 
     def bookmark(self, stream: str) -> StreamBookmark | None:
         return None if self.full else self.bookmarks.get(stream)

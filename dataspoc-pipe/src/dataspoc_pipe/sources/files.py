@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from dataspoc_pipe.contract.models import FileBookmark, StreamBookmark
-from dataspoc_pipe.errors import SourceError, SourceNotFound
+from dataspoc_pipe.errors import SourceError, SourceNotFound, UsageError
 from dataspoc_pipe.sources.base import Context, Stream
 
 if TYPE_CHECKING:
@@ -222,6 +222,10 @@ class FileStream(Stream):
         self._current = pattern
 
     def plan(self) -> list[str]:
+        if self.context.window is not None:
+            raise UsageError(
+                f"{self.pattern}: files have no cursor to backfill by; use `run --reread-changed` or `state reset`"
+            )
         files = discover(self.pattern, self.context.project_dir)
         previous = self.context.bookmark(self.name)
         seen = (previous.files or {}) if previous else {}

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dataspoc_pipe import __version__, diagnostics
 from dataspoc_pipe.contract.models import Cursor, StreamBookmark
-from dataspoc_pipe.errors import AccessDenied, SourceError, SourceUnreachable
+from dataspoc_pipe.errors import AccessDenied, SourceError, SourceUnreachable, UsageError
 from dataspoc_pipe.sources import types
 from dataspoc_pipe.sources.base import Context, Kind, SourceConfig, Stream
 from dataspoc_pipe.sources.json_records import JsonRecords
@@ -115,6 +115,10 @@ class HttpStream(Stream):
         self.declared = {c: types.parse(t, f"source.columns.{c}") for c, t in config.columns.items()}
         previous = context.bookmark(name)
         self.start = previous.cursor.value if previous and previous.cursor else None
+        if context.window is not None:
+            if config.cursor is None:
+                raise UsageError(f"{config.url}: no source.cursor to backfill by")
+            self.start = context.window[0]
         self.greatest: Any = self.start
         self.page = 0
         self.url = config.url
@@ -138,6 +142,11 @@ class HttpStream(Stream):
                 raise SourceError(
                     f"{self._where(page)(index)}: a {type(items[index]).__name__} where each record must be a JSON object"
                 )
+            if self.config.cursor and self.context.window is not None:
+                high, field = self.context.window[1], self.config.cursor.field
+                items = [item for item in items if item.get(field) is None or item.get(field) <= high]
+                if not items:
+                    continue
             if self.config.cursor:
                 values = [item.get(self.config.cursor.field) for item in items]
                 values = [v for v in values if v is not None]
@@ -148,6 +157,8 @@ class HttpStream(Stream):
             yield from records.table(chunk, self._where(page)).to_batches()
 
     def bookmark(self) -> StreamBookmark:
+        if self.context.window is not None:  # a backfill never moves the live bookmark
+            return self.context.bookmarks.get(self.name) or StreamBookmark()
         if self.config.cursor is None or self.greatest is None:
             return StreamBookmark()
         return StreamBookmark(cursor=Cursor(column=self.config.cursor.field, value=self.greatest))

@@ -68,6 +68,7 @@ class SingerConfig(SourceConfig):
     state: bool = True
     columns: dict[str, str] = Field(default_factory=dict)
     nested: Literal["struct", "json"] = "struct"
+    start_key: Annotated[str, Field(description="The tap setting a backfill sets to --from.")] = "start_date"
 
 
 def _schema_type(prop: Any):
@@ -218,6 +219,12 @@ class SingerSource(Interleaved):
             args = list(self.command)
             fds: list[int] = []
             settings = self.config.config
+            if self.context.window is not None:
+                if isinstance(settings, str):
+                    raise UsageError(
+                        f"{self.origin()}: a backfill sets the tap's {self.config.start_key}; give source.config inline"
+                    )
+                settings = {**(settings or {}), self.config.start_key: self.context.window[0]}
             if isinstance(settings, str):
                 path = Path(settings) if Path(settings).is_absolute() else self.context.project_dir / settings
                 args += ["--config", str(path)]
@@ -247,7 +254,7 @@ class SingerSource(Interleaved):
                     f"--{self.config.catalog_flag}",
                     stack.enter_context(_memory_file(json.dumps(catalog), self._fds)),
                 ]
-            if self.config.state and self.state:
+            if self.config.state and self.state and self.context.window is None:
                 args += ["--state", stack.enter_context(_memory_file(json.dumps(self.state), self._fds))]
             try:
                 proc = subprocess.Popen(
@@ -378,8 +385,11 @@ class SingerSource(Interleaved):
             yield from self._flush(stream)
         self.state = state
 
+    def _wanted(self) -> list[str] | None:
+        return [self.context.only] if self.context.only else self.config.streams
+
     def _selected(self, raw: str) -> bool:
-        wanted = self.config.streams
+        wanted = self._wanted()
         return wanted is None or raw in wanted or stream_name(raw) in wanted
 
     def _json(self, line: bytes, number: int, last: bool = False) -> dict[str, Any]:
@@ -424,6 +434,8 @@ class SingerSource(Interleaved):
         return {}
 
     def source_state(self) -> dict[str, Any] | None:
+        if self.context.window is not None:  # a backfill never moves the live bookmark
+            return self.context.source_state
         return self.state
 
 

@@ -285,7 +285,10 @@ class SqlStream(Stream):
         sql = f"SELECT {select} FROM {source}"
         if self.cursor_column:
             column = _quote(self.cursor_column)
-            if self.start is not None:
+            if self.context.window is not None:
+                low, high = self.context.window
+                sql += f" WHERE {column} >= {self._typed(low)} AND {column} <= {self._typed(high)}"
+            elif self.start is not None:
                 sql += f" WHERE {column} > {self._typed(self.start)}"
             sql += f" ORDER BY {column}"
         return sql
@@ -300,6 +303,8 @@ class SqlStream(Stream):
 
     def plan(self) -> list[str]:
         where = f" where {self.cursor_column} > {self.start}" if self.cursor_column and self.start is not None else ""
+        if self.context.window is not None:
+            where = f" where {self.context.window[0]} <= {self.cursor_column} <= {self.context.window[1]} (backfill)"
         how = f"incremental by {self.cursor_column}" if self.cursor_column else "whole table"
         return [f"{self.origin()}{where} ({how})"]
 
@@ -328,6 +333,8 @@ class SqlStream(Stream):
             raise SourceError(_explain(self.origin(), exc, names)) from None
 
     def bookmark(self) -> StreamBookmark:
+        if self.context.window is not None:  # a backfill never moves the live bookmark
+            return self.context.bookmarks.get(self.name) or StreamBookmark()
         if not self.cursor_column or self.greatest is None:
             return StreamBookmark()
         return StreamBookmark(cursor=Cursor(column=self.cursor_column, value=self.greatest))
@@ -410,7 +417,9 @@ def open_streams(config: PostgresConfig | SqliteConfig, context: Context) -> lis
     database = Database(config, context)
     try:
         if config.query is not None:
-            return [SqlStream(context.default_table, database, None, context, config)]
+            return _for_backfill(
+                [SqlStream(context.default_table, database, None, context, config)], context, database.where
+            )
         available = database.tables()
         chosen = config.tables if config.tables is not None else available
         missing = [t for t in chosen if t not in available]
@@ -424,10 +433,24 @@ def open_streams(config: PostgresConfig | SqliteConfig, context: Context) -> lis
                     f"{database.where}: tables {names[name]} and {table} both land in table '{name}'; select one"
                 )
             names[name] = table
-        return [SqlStream(stream_name(t), database, t, context, config) for t in chosen]
+        streams = [SqlStream(stream_name(t), database, t, context, config) for t in chosen]
+        return _for_backfill(streams, context, database.where)
     except Exception:
         database.close()
         raise
+
+
+def _for_backfill(streams: list[SqlStream], context: Context, where: str) -> list[Stream]:
+    if context.window is None:
+        return list(streams)
+    if context.only is not None:
+        streams = [s for s in streams if s.name == context.only]
+        if not streams:
+            raise UsageError(f"{where}: no stream '{context.only}' to backfill")
+    without = [s.name for s in streams if not s.cursor_column]
+    if without:
+        raise UsageError(f"{where}: stream '{without[0]}' has no cursor column to backfill by; set source.cursor")
+    return list(streams)
 
 
 POSTGRES = Kind(
