@@ -190,3 +190,33 @@ def test_backfill_needs_a_cursor(pipe, tmp_path):
     one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
     result = pipe("backfill", "orders", "--from", "1", "--to", "2")
     assert result.code == ExitCode.USAGE and "no cursor to backfill by" in result.stderr
+
+
+def test_add_asks_for_what_is_missing_at_a_terminal(tmp_path):
+    import os
+    import pty
+
+    assert subprocess.run([str(PIPE), "init"], cwd=tmp_path, capture_output=True).returncode == 0
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [str(PIPE), "add", "orders"], cwd=tmp_path, stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True
+    )
+    os.close(secondary)
+    answers = iter([b"csv\n", b"shop\n", b"data/*.csv\n"])
+    seen = b""
+    while proc.poll() is None:
+        try:
+            chunk = os.read(main, 1024)
+        except OSError:
+            break
+        seen += chunk
+        if chunk.rstrip().endswith((b":", b"]:")):
+            os.write(main, next(answers, b"\n"))
+    proc.wait(timeout=30)
+    os.close(main)
+    assert proc.returncode == 0, seen.decode()
+    assert b"source kind" in seen and b"namespace" in seen
+    import yaml
+
+    pipeline = yaml.safe_load((tmp_path / "dataspoc-pipe.yaml").read_text())["pipelines"]["orders"]
+    assert pipeline["source"] == {"kind": "csv", "path": "data/*.csv"} and pipeline["target"]["namespace"] == "shop"

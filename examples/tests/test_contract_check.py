@@ -38,7 +38,7 @@ def test_the_repository_has_no_drift():
 def test_drift_is_named_with_the_fix_and_sync_mends_it(tmp_path):
     repo = copy_repo(tmp_path)
     vendored = repo / "dataspoc-lens/src/dataspoc_lens/contract/schemas/manifest.schema.json"
-    vendored.write_text(vendored.read_text().replace('"raw", "curated"', '"raw", "silver"', 1))
+    vendored.write_text(vendored.read_text().replace('"curated"', '"silver"', 1))
     (repo / "dataspoc-ml/src/dataspoc_ml/contract/schemas/state.schema.json").unlink()
 
     result = check(repo)
