@@ -75,9 +75,13 @@ test-fast: contract-check test-pipe test-lens test-ml ## Contract check and each
 test: contract-check check docs-check test-pipe test-lens test-ml test-e2e ## Everything CI runs
 	@$(PYTHON) .ci/summary.py $(RESULTS)/pipe.xml $(RESULTS)/lens.xml $(RESULTS)/ml.xml $(RESULTS)/e2e.xml
 
-bench: sync ## Ingest 5M CSV rows with dataspoc-pipe against DuckDB's own COPY (not part of test)
+bench: sync system-deps ## Speed and memory against baselines measured in the same run (not part of test)
+	$(UV) sync --locked --quiet --no-dev --extra postgres --project dataspoc-pipe
 	$(UV) sync --locked --quiet --project bench
 	cd bench && $(UV) run --locked --no-sync python ingest_csv.py
+	cd bench && $(UV) run --locked --no-sync python ingest_jsonl.py
+	cd bench && UV=$(UV) $(UV) run --locked --no-sync python ingest_singer.py
+	cd bench && $(UV) run --locked --no-sync python ingest_postgres.py
 
 clean: ## Remove environments, the demo bucket and bench data
 	rm -rf .tools demo bench/.work */.venv .test-results

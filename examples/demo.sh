@@ -14,8 +14,8 @@ python3 "$root/examples/generate_sample.py" data
 
 step "dataspoc-pipe: two pipelines into raw/"
 dataspoc-pipe init --bucket ./bucket
-dataspoc-pipe add customers --path data/customers.csv --source crm
-dataspoc-pipe add orders --path data/orders.csv --source shop
+dataspoc-pipe add customers --path data/customers.csv --namespace crm
+dataspoc-pipe add orders --path data/orders.csv --namespace shop
 dataspoc-pipe run --all
 dataspoc-pipe run --all   # a rerun finds nothing new and writes nothing
 dataspoc-pipe status

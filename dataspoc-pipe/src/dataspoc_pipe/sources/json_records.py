@@ -37,11 +37,12 @@ class JsonRecords:
         self.order: list[str] = []  # columns in the order records first show them
 
     def table(self, chunk: bytes, where: Where):
-        table = self._parse(chunk, where)
+        key = self.key
+        table = self._parse(chunk, where, key)
         try:
             table.validate(full=True)  # the JSON reader lets invalid UTF-8 into strings
         except Exception:  # noqa: BLE001 - pyarrow raises ArrowInvalid; its module is imported lazily
-            raise SourceError(_explain(where, chunk, "not UTF-8", self.key)) from None
+            raise SourceError(_explain(where, chunk, "not UTF-8", key)) from None
         self.order += [name for name in table.schema.names if name not in self.order]
         stamped = {
             f.name: _strings_kept(f.type)
@@ -50,25 +51,25 @@ class JsonRecords:
         }
         if stamped:
             self.known.update(stamped)
-            table = self._parse(chunk, where)
+            table = self._parse(chunk, where, key)
         table = table.select(sorted(table.schema.names, key=self.order.index))
-        return self._settle(table, where, chunk)
+        return self._settle(table, where, chunk, key)
 
-    def _parse(self, chunk: bytes, where: Where):
+    def _parse(self, chunk: bytes, where: Where, key: str | None):
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if self.key is None:
+        if key is None:
             return _parse(chunk, pa.schema(list(self.known.items())) if self.known else None, where, None)
-        explicit = pa.schema([(self.key, pa.struct(list(self.known.items())))]) if self.known else None
-        wrapped = _parse(chunk, explicit, where, self.key)
-        if self.key not in wrapped.schema.names:
-            raise SourceError(f"{where(None)}: a message without its '{self.key}'")
-        struct = wrapped.column(self.key)
+        explicit = pa.schema([(key, pa.struct(list(self.known.items())))]) if self.known else None
+        wrapped = _parse(chunk, explicit, where, key)
+        if key not in wrapped.schema.names:
+            raise SourceError(f"{where(None)}: a message without its '{key}'")
+        struct = wrapped.column(key)
         names = [f.name for f in struct.type]
         return pa.table([pc.struct_field(struct, [i]) for i in range(len(names))], names=names)
 
-    def _settle(self, table, where: Where, chunk: bytes):
+    def _settle(self, table, where: Where, chunk: bytes, key: str | None):
         """Apply the rules above to a parsed chunk: no NaN, no lossy integers, nested as asked."""
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -78,9 +79,9 @@ class JsonRecords:
             kind = field.type
             if pa.types.is_floating(kind) and field.name not in self.declared and len(column):
                 if pc.any(pc.is_nan(column)).as_py() or pc.any(pc.is_inf(column)).as_py():
-                    raise SourceError(_explain(where, chunk, "NaN", self.key))
+                    raise SourceError(_explain(where, chunk, "NaN", key))
                 if (pc.max(pc.abs(column)).as_py() or 0) > INT64_MAX:
-                    big = _find(chunk, _is_big_integer, self.key)
+                    big = _find(chunk, _is_big_integer, key)
                     if big is not None:
                         raise SourceError(
                             f"{where(big[0])}: field '{big[1]}' is an integer beyond int64; "
@@ -105,7 +106,7 @@ def _parse(chunk: bytes, explicit, where: Where, key: str | None):
     try:
         return pajson.read_json(
             io.BytesIO(chunk),
-            read_options=pajson.ReadOptions(block_size=max(1 << 20, len(chunk) // 8), use_threads=True),
+            read_options=pajson.ReadOptions(block_size=4 << 20, use_threads=True),
             parse_options=options,
         )
     except pa.ArrowInvalid as exc:

@@ -98,6 +98,7 @@ class _Stream:
         self.records = JsonRecords({**fixed, **declared}, nested, key="record")
         self.declared = declared
         self.primary_key = [str(k) for k in key] or None
+        self.naive: set[str] = set()  # date-time fields whose last values came without an offset
         self.parts: list[bytes] = []  # runs of whole RECORD lines, each ending with a newline
         self.runs: list[tuple[int, int]] = []  # (first output line number, lines) of each part
         self.size = 0
@@ -313,8 +314,11 @@ class SingerSource(Interleaved):
             pos = 0
             while pos < len(body):
                 if current is not None and odd is not None and body.startswith(prefix, pos):
-                    found_end = odd.search(body, pos)
-                    end = found_end.start() + 1 if found_end else len(body)
+                    if body.count(b"\n" + prefix, pos) == body.count(b"\n", pos) - 1:
+                        end = len(body)  # the common case: the rest of the block is one run
+                    else:
+                        found_end = odd.search(body, pos)
+                        end = found_end.start() + 1 if found_end else len(body)
                     count = body.count(b"\n", pos, end)
                     current.add(body[pos:end], number + 1, count)
                     number += count
@@ -450,7 +454,6 @@ def _line(runs: list[tuple[int, int]], index: int) -> int:
 def _dates(table, stream: _Stream, where):
     """date-time fields as UTC timestamps (an offset is honoured; none means UTC); date fields as dates."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     for name in stream.datetimes + stream.dates:
         if name not in table.schema.names or name in stream.declared:
@@ -458,22 +461,24 @@ def _dates(table, stream: _Stream, where):
         column = table.column(name)
         if not pa.types.is_string(column.type):
             continue
-        wanted = pa.timestamp("us", tz="UTC") if name in stream.datetimes else pa.date32()
-        try:
-            converted = column.cast(wanted)
-        except pa.ArrowInvalid:
+        is_datetime = name in stream.datetimes
+        wanted = pa.timestamp("us", tz="UTC") if is_datetime else pa.date32()
+        # Values without an offset are UTC: read naive, then labelled UTC (no shift). The way
+        # that worked for the field's last chunk is tried first.
+        ways = ["naive", "zoned"] if name in stream.naive else ["zoned", "naive"]
+        converted = None
+        for way in ways if is_datetime else ["zoned"]:
             try:
-                converted = (
-                    pc.assume_timezone(column.cast(pa.timestamp("us")), "UTC") if name in stream.datetimes else None
-                )
+                converted = column.cast(pa.timestamp("us")).cast(wanted) if way == "naive" else column.cast(wanted)
             except pa.ArrowInvalid:
-                converted = None
-            if converted is None:
-                values = column.to_pylist()
-                bad = next(i for i, v in enumerate(values) if v is not None and _bad_time(v, wanted))
-                raise SourceError(
-                    f"{where(bad)}: field '{name}' is '{values[bad]}', not an ISO 8601 {'date-time' if name in stream.datetimes else 'date'}"
-                ) from None
+                continue
+            (stream.naive.add if way == "naive" else stream.naive.discard)(name)
+            break
+        if converted is None:
+            values = column.to_pylist()
+            bad = next(i for i, v in enumerate(values) if v is not None and _bad_time(v, wanted))
+            kind = "date-time" if is_datetime else "date"
+            raise SourceError(f"{where(bad)}: field '{name}' is '{values[bad]}', not an ISO 8601 {kind}")
         table = table.set_column(table.schema.get_field_index(name), pa.field(name, wanted), converted)
     return table
 
