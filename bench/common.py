@@ -35,7 +35,9 @@ def pipe_project(name: str, pipelines: dict) -> Path:
     project = WORK / name
     shutil.rmtree(project, ignore_errors=True)
     (project / "bucket").mkdir(parents=True)
-    (project / "dataspoc-pipe.yaml").write_text(yaml.safe_dump({"version": 1, "bucket": "./bucket", "pipelines": pipelines}))
+    (project / "dataspoc-pipe.yaml").write_text(
+        yaml.safe_dump({"version": 1, "bucket": "./bucket", "pipelines": pipelines})
+    )
     return project
 
 

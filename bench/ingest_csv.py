@@ -16,12 +16,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-WORK = HERE / ".work"
-PIPE = HERE.parent / "dataspoc-pipe" / ".venv" / "bin" / "dataspoc-pipe"
+from common import HERE, PIPE, WORK, measure
 
 
 def generate(path: Path, rows: int) -> None:
@@ -47,22 +44,11 @@ def generate(path: Path, rows: int) -> None:
     path.with_suffix(".rows").write_text(str(rows))
 
 
-def measure(argv: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS in MB of one process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{argv[0]} failed: {proc.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
-
-
 def run_pipe(csv_path: Path) -> tuple[float, float]:
     project = WORK / "pipe"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
-    for args in (["init", "--bucket", "bucket"], ["add", "bench", "--path", str(csv_path), "--source", "bench"]):
+    for args in (["init", "--bucket", "bucket"], ["add", "bench", "--path", str(csv_path), "--namespace", "bench"]):
         subprocess.run([str(PIPE), *args], cwd=project, check=True, capture_output=True)
     return measure([str(PIPE), "run", "bench"], project)
 
@@ -72,7 +58,7 @@ def run_duckdb(csv_path: Path) -> tuple[float, float]:
     out.unlink(missing_ok=True)
     code = (
         "import duckdb; duckdb.sql(\"COPY (SELECT * FROM read_csv('%s')) TO '%s' "
-        "(FORMAT parquet, COMPRESSION zstd)\")" % (csv_path, out)
+        '(FORMAT parquet, COMPRESSION zstd)")' % (csv_path, out)
     )
     return measure([sys.executable, "-c", code], WORK)
 

@@ -1,6 +1,6 @@
 """dataspoc-pipe JSON Lines ingestion against DuckDB's read_json COPY, same file, same run.
 
-    uv run python ingest_jsonl.py [--rows 5000000] [--repeats 3]
+uv run python ingest_jsonl.py [--rows 5000000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -44,11 +44,13 @@ def main() -> None:
     WORK.mkdir(exist_ok=True)
     source = WORK / f"events-{args.rows}.jsonl"
     generate(source, args.rows)
-    project = pipe_project("jsonl", {"bench": {"source": {"kind": "jsonl", "path": str(source)}, "target": {"namespace": "bench"}}})
+    project = pipe_project(
+        "jsonl", {"bench": {"source": {"kind": "jsonl", "path": str(source)}, "target": {"namespace": "bench"}}}
+    )
     out = WORK / "duckdb-jsonl.parquet"
-    code = (
-        "import duckdb; duckdb.sql(\"COPY (FROM read_json('%s')) TO '%s' (FORMAT parquet, COMPRESSION zstd)\")"
-        % (source, out)
+    code = "import duckdb; duckdb.sql(\"COPY (FROM read_json('%s')) TO '%s' (FORMAT parquet, COMPRESSION zstd)\")" % (
+        source,
+        out,
     )
     results: dict[str, list] = {"pipe": [], "duckdb": []}
     for _ in range(args.repeats):

@@ -17,7 +17,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from common import PIPE, WORK, measure, pipe_project, report, run_pipe, summarize
+from common import WORK, measure, pipe_project, report, run_pipe, summarize
 
 QUERY = "SELECT * FROM orders"
 
@@ -39,9 +39,28 @@ def server() -> tuple[list[str], Path, int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(home / "data"), "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(home / "data"), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c shared_buffers=256MB"
-    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(home / "data"), "-o", options, "-l", str(home / "log"), "-w", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(home / "data"),
+            "-o",
+            options,
+            "-l",
+            str(home / "log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return as_user, bin_dir, port
 
 
@@ -56,24 +75,38 @@ def main() -> None:
     psql = shutil.which("psql") or str(bin_dir / "psql")
     try:
         subprocess.run(
-            [psql, url, "-q", "-c",
-             "CREATE TABLE orders AS SELECT i AS order_id, (i * 7919) % 100000 AS customer_id, "
-             "round(((i * 31) % 100000) / 100.0, 2)::numeric(12,2) AS amount, "
-             "(ARRAY['paid','pending','refunded'])[1 + i % 3] AS status, "
-             "timestamptz '2026-01-01' + (i % 31536000) * interval '1 second' AS ordered_at "
-             f"FROM generate_series(1::bigint, {args.rows}) i; ALTER TABLE orders ADD PRIMARY KEY (order_id)"],
+            [
+                psql,
+                url,
+                "-q",
+                "-c",
+                "CREATE TABLE orders AS SELECT i AS order_id, (i * 7919) % 100000 AS customer_id, "
+                "round(((i * 31) % 100000) / 100.0, 2)::numeric(12,2) AS amount, "
+                "(ARRAY['paid','pending','refunded'])[1 + i % 3] AS status, "
+                "timestamptz '2026-01-01' + (i % 31536000) * interval '1 second' AS ordered_at "
+                f"FROM generate_series(1::bigint, {args.rows}) i; ALTER TABLE orders ADD PRIMARY KEY (order_id)",
+            ],
             check=True,
         )
         subprocess.run([psql, url, "-q", "-c", "VACUUM ANALYZE orders"], check=True)
         project = pipe_project(
-            "postgres", {"bench": {"source": {"kind": "postgres", "url": url, "tables": ["orders"]}, "target": {"namespace": "bench"}}}
+            "postgres",
+            {
+                "bench": {
+                    "source": {"kind": "postgres", "url": url, "tables": ["orders"]},
+                    "target": {"namespace": "bench"},
+                }
+            },
         )
         results: dict[str, list] = {"psql": [], "pipe": []}
         for _ in range(args.repeats):
             results["psql"].append(measure([psql, url, "-c", f"\\copy ({QUERY}) TO '/dev/null'"], WORK))
             results["pipe"].append(run_pipe(project, "bench"))
     finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(WORK / "pg" / "data"), "-m", "fast", "stop"], capture_output=True)
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(WORK / "pg" / "data"), "-m", "fast", "stop"],
+            capture_output=True,
+        )
     summary = summarize(results, args.rows)
     ratio = summary["pipe"]["rows_per_second"] / summary["psql"]["rows_per_second"]
     report(

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 
-from common import PIPE, WORK, measure, pipe_project, report, run_pipe, summarize
+from common import WORK, measure, pipe_project, report, run_pipe, summarize
 
 UV = os.environ.get("UV", "uv")
 
@@ -57,7 +57,10 @@ def old_pipe() -> str:
     exe = venv / "bin" / "dataspoc-pipe"
     if not exe.exists():
         subprocess.run([UV, "venv", "--quiet", str(venv)], check=True)
-        subprocess.run([UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "dataspoc-pipe==0.2.0"], check=True)
+        subprocess.run(
+            [UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "dataspoc-pipe==0.2.0"],
+            check=True,
+        )
     return str(exe)
 
 
@@ -90,7 +93,8 @@ def main() -> None:
     tap.write_text(f"#!/bin/sh\nexec cat {output}\n")
     tap.chmod(0o755)
     project = pipe_project(
-        "singer", {"bench": {"source": {"kind": "singer", "tap": str(tap), "discover": False}, "target": {"namespace": "bench"}}}
+        "singer",
+        {"bench": {"source": {"kind": "singer", "tap": str(tap), "discover": False}, "target": {"namespace": "bench"}}},
     )
     results: dict[str, list] = {"tap": [], "pipe": []}
     exe = None if args.skip_old else old_pipe()
@@ -106,9 +110,17 @@ def main() -> None:
     extra: dict = {"rows": args.rows}
     if exe:
         labels["old"] = "dataspoc-pipe 0.2.0"
-        extra["speed_ratio_pipe_vs_0.2.0"] = round(summary["pipe"]["rows_per_second"] / summary["old"]["rows_per_second"], 2)
+        extra["speed_ratio_pipe_vs_0.2.0"] = round(
+            summary["pipe"]["rows_per_second"] / summary["old"]["rows_per_second"], 2
+        )
         extra["target"] = ">= 4x"
-    report(f"Singer tap -> Parquet, {args.rows:,} records, median of {args.repeats}", "ingest_singer", summary, labels, extra)
+    report(
+        f"Singer tap -> Parquet, {args.rows:,} records, median of {args.repeats}",
+        "ingest_singer",
+        summary,
+        labels,
+        extra,
+    )
 
 
 if __name__ == "__main__":

@@ -363,3 +363,25 @@ def fixture_tap(tmp_path) -> Path:
     path.write_text(FIXTURE_TAP.format(python=sys.executable))
     path.chmod(0o755)
     return path
+
+
+def bucket_untouched(tmp_path) -> bool:
+    bucket = tmp_path / "bucket"
+    return not list(bucket.rglob("*.parquet")) and not list(bucket.rglob("state.json"))
+
+
+def refused(pipe, tmp_path, *fragments):
+    """Run 'orders' and check it fails on bad data with one line holding every fragment, leaving
+    the bucket as it was but for a failed run log."""
+    from dataspoc_pipe.errors import ExitCode
+
+    result = pipe("run", "orders")
+    assert result.code == ExitCode.DATA, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    for fragment in fragments:
+        assert fragment in line, line
+    assert "Traceback" not in result.stderr
+    assert bucket_untouched(tmp_path)
+    [log] = [json.loads(p.read_text()) for p in (tmp_path / "bucket" / ".dataspoc" / "logs").rglob("*.json")]
+    assert log["status"] == "failed" and log["rows_written"] == 0
+    return line

@@ -13,26 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import one_csv_pipeline, read_bucket_json, table_rows
+from conftest import bucket_untouched, one_csv_pipeline, read_bucket_json, refused, table_rows
 from dataspoc_pipe.errors import ExitCode
-
-
-def bucket_untouched(tmp_path) -> bool:
-    bucket = tmp_path / "bucket"
-    return not list(bucket.rglob("*.parquet")) and not list(bucket.rglob("state.json"))
-
-
-def refused(pipe, tmp_path, *fragments):
-    result = pipe("run", "orders")
-    assert result.code == ExitCode.DATA, result.stderr
-    [line] = result.stderr.strip().splitlines()
-    for fragment in fragments:
-        assert fragment in line, line
-    assert "Traceback" not in result.stderr
-    assert bucket_untouched(tmp_path)
-    [log] = [json.loads(p.read_text()) for p in (tmp_path / "bucket" / ".dataspoc" / "logs").rglob("*.json")]
-    assert log["status"] == "failed" and log["rows_written"] == 0
-    return line
 
 
 def rows_of(pipe, tmp_path):

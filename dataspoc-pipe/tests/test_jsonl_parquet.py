@@ -8,9 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import one_csv_pipeline, read_bucket_json, table_rows
+from conftest import one_csv_pipeline, read_bucket_json, refused, table_rows
 from dataspoc_pipe.errors import ExitCode
-from test_csv_input import bucket_untouched
 
 
 def jsonl(*records) -> str:
@@ -21,15 +20,6 @@ def run_rows(pipe, tmp_path):
     result = pipe("run", "orders")
     assert result.code == ExitCode.OK, result.stderr
     return table_rows(str(tmp_path / "bucket"), "raw/shop/orders")
-
-
-def refused(pipe, tmp_path, *fragments):
-    result = pipe("run", "orders")
-    assert result.code == ExitCode.DATA, result.stderr
-    [line] = result.stderr.strip().splitlines()
-    for fragment in fragments:
-        assert fragment in line, line
-    assert bucket_untouched(tmp_path)
 
 
 def test_nested_records_become_structs_and_lists(pipe, tmp_path):

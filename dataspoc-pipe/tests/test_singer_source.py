@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import read_bucket_json, table_rows, tap_from_pypi, write_project
+from conftest import bucket_untouched, read_bucket_json, table_rows, tap_from_pypi, write_project
 from dataspoc_pipe.errors import ExitCode
 
 SECRET = "tap-Token-31337"
@@ -20,11 +20,6 @@ def run(pipe, *args, env=None, name="crm"):
     result = pipe("run", name, "--json", *args, env=env)
     assert result.code == ExitCode.OK, result.stderr
     return result.json()[0]
-
-
-def untouched(tmp_path):
-    bucket = tmp_path / "bucket"
-    return not list(bucket.rglob("*.parquet")) and not list(bucket.rglob("state.json"))
 
 
 def test_streams_types_state_and_a_secret_config(pipe, tmp_path, fixture_tap, bucket_url):
@@ -102,7 +97,7 @@ def test_a_failing_tap_publishes_nothing_and_keeps_the_state(pipe, tmp_path, fix
 def test_a_missing_tap_is_a_usage_error(pipe, tmp_path):
     pipeline(tmp_path, {"tap": "tap-that-is-not-installed"})
     result = pipe("run", "crm")
-    assert result.code == ExitCode.USAGE and "not on PATH" in result.stderr and untouched(tmp_path)
+    assert result.code == ExitCode.USAGE and "not on PATH" in result.stderr and bucket_untouched(tmp_path)
 
 
 def test_tap_jsonl_from_pypi(pipe, tmp_path):
