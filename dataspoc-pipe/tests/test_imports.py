@@ -24,3 +24,11 @@ def test_help_imports_no_heavy_library():
     proc = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY)], capture_output=True, text=True, check=True)
     [marker] = [line for line in proc.stdout.splitlines() if line.startswith("LOADED:")]
     assert marker == "LOADED:", f"--help imported {marker[len('LOADED:') :]}"
+
+
+def test_every_kind_is_registered_and_named_alike():
+    from dataspoc_pipe.sources import KINDS
+
+    assert sorted(KINDS) == ["csv", "http", "jsonl", "parquet", "postgres", "singer", "sqlite"]
+    for name in KINDS:
+        assert KINDS[name].name == name and KINDS[name].config.model_fields["kind"].default == name
