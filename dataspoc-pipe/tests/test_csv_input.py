@@ -134,3 +134,8 @@ def test_a_manifest_it_cannot_read_stops_the_run_before_any_write(pipe, tmp_path
     assert result.code == ExitCode.DATA and "manifest.json" in result.stderr
     assert bucket_untouched(tmp_path)
     assert pipe("run", "orders").code == ExitCode.DATA  # still refused, nothing was consumed
+
+
+def test_a_semicolon_file_read_with_commas_is_named(pipe, tmp_path):
+    one_csv_pipeline(tmp_path, {"a.csv": "id;name\n1;ann\n"})
+    refused(pipe, tmp_path, "a.csv", "looks ';'-separated", "source.delimiter")

@@ -161,6 +161,14 @@ class CsvStream(FileStream):
                 reader = pacsv.open_csv(
                     handle, read_options=read_options, parse_options=parse_options, convert_options=convert
                 )
+            if len(reader.schema.names) == 1 and not config.column_names:
+                only = reader.schema.names[0]
+                other = next((d for d in (";", "\t", "|") if d in only and d != config.delimiter), None)
+                if other is not None:
+                    raise SourceError(
+                        f"{path}: the header is one column, {only[:60]!r}; the file looks {other!r}-separated: "
+                        f"set source.delimiter: {other!r}"
+                    )
             unknown = sorted(set(self.declared) - set(reader.schema.names))
             if unknown:
                 raise ConfigError(f"{path}: source.columns names {unknown}, which the file does not have")
