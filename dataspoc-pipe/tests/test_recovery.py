@@ -51,3 +51,30 @@ def test_crash_before_state_leaves_orphans_that_no_reader_counts(pipe, tmp_path)
     assert pipe("run", "orders").code == ExitCode.OK
     assert len(list((bucket / "raw").rglob("*.parquet"))) == 3  # one orphan stays on disk
     assert manifest_rows(bucket) == (150, 150)
+
+
+def test_a_manifest_lock_timeout_after_the_state_is_finished_by_the_next_run(pipe, tmp_path, monkeypatch):
+    """The commit fails after the state (the manifest lock is held): nothing is lost, and the
+    message does not claim the run did nothing."""
+    import socket
+    import subprocess
+
+    bucket = tmp_path / "bucket"
+    setup_project(pipe, str(bucket), tmp_path)
+    assert pipe("run", "orders").code == ExitCode.OK
+    write_csv(tmp_path / "data" / "orders-2.csv", orders(120, 30))
+    holder = subprocess.Popen(["sleep", "60"])
+    lock = bucket / ".dataspoc" / "manifest.lock"
+    try:
+        stamp = "2099-01-01T00:00:00+00:00"
+        lock.write_text(json.dumps({"owner": "x", "host": socket.gethostname(), "pid": holder.pid, "at": stamp}))
+        result = pipe("run", "orders", env={"DATASPOC_LOCK_TIMEOUT": "1"})
+    finally:
+        holder.kill()
+        holder.wait()
+        lock.unlink(missing_ok=True)
+    assert result.code == ExitCode.STORAGE, result.stderr
+    assert "running already" not in result.stderr and "next run adds it to the manifest" in result.stderr
+    assert manifest_rows(bucket) == (120, 120)
+    assert pipe("run", "orders").code == ExitCode.OK
+    assert manifest_rows(bucket) == (150, 150)

@@ -301,7 +301,7 @@ class Bucket:
 
     @contextmanager
     def lock(
-        self, rel: str, owner: str, timeout: float = 60.0, stale_after: float = LOCK_STALE_SECONDS
+        self, rel: str, owner: str, timeout: float | None = None, stale_after: float = LOCK_STALE_SECONDS
     ) -> Iterator[None]:
         """Hold a lock object while a shared document is read-modified-written.
 
@@ -319,6 +319,8 @@ class Bucket:
                 "at": datetime.now(timezone.utc).isoformat(),
             }
         ).encode()
+        if timeout is None:  # how long to wait for another writer: DATASPOC_LOCK_TIMEOUT seconds, 60 by default
+            timeout = float(os.environ.get("DATASPOC_LOCK_TIMEOUT") or 60)
         deadline = time.monotonic() + timeout
         while not self._try_lock(rel, body, stale_after):
             if time.monotonic() > deadline:

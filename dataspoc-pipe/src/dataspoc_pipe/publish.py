@@ -17,6 +17,7 @@ from typing import Any
 from dataspoc_pipe import catalog, diagnostics, runlog, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract.models import LoggedFile, LoggedTable, RunError, RunLog, State, StreamBookmark
+from dataspoc_pipe.errors import PipeError
 from dataspoc_pipe.writer import WrittenFile
 
 PARTITION_BY = ["dt"]
@@ -50,6 +51,7 @@ class Clock:
     run_id: str
     started: datetime
     monotonic: float = field(default_factory=time.monotonic)
+    committed: bool = False  # the state names this run: its log must stay a success
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self.monotonic, 3)
@@ -58,17 +60,24 @@ class Clock:
 def commit(
     bucket: Bucket, pipeline: str, clock: Clock, staged: list[StagedTable], previous: State | None, **extra: Any
 ) -> RunLog:
-    """Publish a run: data, state, log, manifest, in that order. `extra` goes into the state's
-    bookmarks as is (a Singer tap's STATE)."""
+    """Publish a run: data, run log, state, manifest, in that order. `extra` goes into the
+    state's bookmarks as is (a Singer tap's STATE).
+
+    The log comes before the state so that a state naming a run always has that run's log, from
+    which `recover` can finish the commit; a crash between the log and the state leaves files no
+    manifest lists, and rows the unmoved bookmark reads again. Once the state is saved the run
+    is committed (`clock.committed`): a failure after it never turns its log into a failure.
+    """
     for table in staged:  # 1. data
         for f in table.files:
             bucket.publish_file(f.local_path, f.rel_path)
     bookmarks = {table.name: table.bookmark for table in staged}
-    state.save(bucket, state.advanced(previous, pipeline, clock.run_id, bookmarks, **extra))  # 2. state
-    staged = [table for table in staged if table.files]  # a stream with no new rows changes no table
-    logged = [table.logged() for table in staged]
+    with_rows = [table for table in staged if table.files]  # a stream with no new rows changes no table
+    logged = [table.logged() for table in with_rows]
     log = runlog.build(clock.run_id, pipeline, "success", clock.started, clock.elapsed(), logged)
-    runlog.save(bucket, log)  # 3. run log
+    runlog.save(bucket, log)  # 2. run log
+    state.save(bucket, state.advanced(previous, pipeline, clock.run_id, bookmarks, **extra))  # 3. state
+    clock.committed = True
     runs = [
         catalog.TableRun(
             layer="raw",
@@ -79,9 +88,12 @@ def commit(
             logged=logged_table,
             primary_key=table.primary_key,
         )
-        for table, logged_table in zip(staged, logged)
+        for table, logged_table in zip(with_rows, logged)
     ]
-    catalog.update(bucket, lambda document: catalog.apply_runs(document, runs, clock.run_id, log.finished_at))  # 4.
+    try:
+        catalog.update(bucket, lambda document: catalog.apply_runs(document, runs, clock.run_id, log.finished_at))
+    except PipeError as exc:  # 4. manifest
+        raise type(exc)(f"{exc}; the run's data is committed and the next run adds it to the manifest") from None
     return log
 
 
@@ -135,7 +147,10 @@ def _columns_from_files(bucket: Bucket, logged: LoggedTable):
 
 
 def record_failure(bucket: Bucket, pipeline: str, clock: Clock, exc: BaseException) -> None:
-    """Best effort: a failed run leaves a log, never a changed state or manifest."""
+    """Best effort: a failed run leaves a log, never a changed state or manifest. A committed
+    run keeps its success log: recovery reads it."""
+    if clock.committed:
+        return
     message = diagnostics.scrub(diagnostics.one_line(str(exc)) or type(exc).__name__)
     error = RunError(kind=type(exc).__name__, message=message)
     try:

@@ -90,15 +90,19 @@ def run(
 @contextmanager
 def running(bucket: Bucket, name: str) -> Iterator[None]:
     """Hold the pipeline's run lock, or say which run holds it."""
+    lock = bucket.lock(run_lock_path(name), owner=catalog.WRITER, timeout=0, stale_after=RUN_LOCK_STALE)
     try:
-        with bucket.lock(run_lock_path(name), owner=catalog.WRITER, timeout=0, stale_after=RUN_LOCK_STALE):
-            yield
+        lock.__enter__()
     except LockTimeout:
         holder = bucket.read_json(run_lock_path(name)) or {}
         raise PipelineBusy(
             f"pipeline '{name}' is running already (on {holder.get('host', '?')}, pid {holder.get('pid', '?')}, "
             f"since {holder.get('at', '?')}); this run did nothing"
         ) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLog:
