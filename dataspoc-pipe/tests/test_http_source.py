@@ -136,3 +136,17 @@ def test_unreachable_api(pipe, tmp_path, closed_port):
     pipeline(tmp_path, {"url": f"http://127.0.0.1:{closed_port}/x", "retries": 1, "backoff": 0})
     result = pipe("run", "orders")
     assert result.code == ExitCode.STORAGE and "cannot reach" in result.stderr
+
+
+def test_a_secret_in_the_url_is_hidden_percent_encoded_and_in_dry_runs(pipe, tmp_path, api):
+    secret = "s3cr3t/Tok+en=="
+    api.routes["/gone"] = lambda r: (404, {}, {"error": "gone"})
+    pipeline(tmp_path, {"url": f"{api.url}/gone", "params": {"api_key": "${API_KEY}"}})
+    env = {"API_KEY": secret}
+    failed = pipe("run", "orders", env=env)
+    assert failed.code == ExitCode.DATA and "404" in failed.stderr
+    plan = pipe("run", "orders", "--dry-run", "--json", env=env)
+    assert plan.code == ExitCode.OK, plan.stderr
+    logs = "".join(p.read_text() for p in (tmp_path / "bucket" / ".dataspoc").rglob("*.json"))
+    for text in (failed.stderr, plan.stdout, plan.stderr, logs):
+        assert secret not in text and "s3cr3t%2FTok%2Ben%3D%3D" not in text and "s3cr3t" not in text

@@ -51,9 +51,12 @@ HIDDEN = "***"
 
 
 def hide(value: str) -> None:
-    """Never show this value (a secret read from the environment) in a message or a log."""
+    """Never show this value (a secret read from the environment) in a message or a log, as it
+    is or as it appears inside a URL (percent-encoded)."""
+    from urllib.parse import quote, quote_plus
+
     if len(value) >= 3:
-        _hidden.add(value)
+        _hidden.update({value, quote(value, safe=""), quote_plus(value)})
 
 
 def scrub(text: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from dataspoc_pipe import console
 from dataspoc_pipe.contract.models import RunLog, dump
+from dataspoc_pipe.diagnostics import scrub
 from dataspoc_pipe.runner import Plan, Progress
 
 
@@ -42,7 +43,7 @@ def plan_summary(plan: Plan) -> str:
             lines.append(f"  {target}: nothing new")
         for item in items:
             lines.append(f"  {target} <- {item}")
-    return "\n".join(lines)
+    return scrub("\n".join(lines))
 
 
 @contextmanager

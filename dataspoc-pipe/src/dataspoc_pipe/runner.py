@@ -21,6 +21,7 @@ from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
 from dataspoc_pipe.contract import run_lock_path
 from dataspoc_pipe.contract.models import RunLog, StreamBookmark
+from dataspoc_pipe.diagnostics import scrub
 from dataspoc_pipe.errors import LockTimeout, PipeError, PipelineBusy, SourceError
 from dataspoc_pipe.sources.base import Context, Interleaved, Stream
 from dataspoc_pipe.writer import PartitionedWriter
@@ -58,7 +59,7 @@ class Plan:
             "pipeline": self.pipeline,
             "dry_run": True,
             "streams": [
-                {"stream": name, "table": f"raw/{self.namespace}/{name}", "reads": items}
+                {"stream": name, "table": f"raw/{self.namespace}/{name}", "reads": [scrub(i) for i in items]}
                 for name, items in self.streams.items()
             ],
         }
