@@ -151,3 +151,11 @@ def test_files_in_a_bucket_are_a_source(pipe, tmp_path, s3_env, bucket_url):
     client.put_object(Bucket=exports, Key="orders/a.csv", Body=b"id,name\n7,zed\n")  # replaced by other rows
     refused_run = pipe("run", "orders")
     assert refused_run.code == ExitCode.DATA and "a.csv" in refused_run.stderr
+
+
+@pytest.mark.parametrize(("first", "second"), [('"17"', "17"), ("8", '"8"'), ("true", "1")])
+def test_a_field_changing_kind_between_files_is_refused(pipe, tmp_path, first, second):
+    one_csv_pipeline(
+        tmp_path, {"a.jsonl": f'{{"id": 1, "v": {first}}}\n', "b.jsonl": f'{{"id": 2, "v": {second}}}\n'}, kind="jsonl"
+    )
+    refused(pipe, tmp_path, "b.jsonl", "field 'v'")

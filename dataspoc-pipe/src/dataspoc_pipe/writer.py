@@ -28,6 +28,30 @@ def _dictionary_columns(schema) -> list[str]:
     return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 
+def _fits(new, old) -> bool:
+    """Whether values of type `new` go into a column of type `old` without changing meaning:
+    NULLs, the same kind of number widened, or structs and lists whose children fit."""
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_null(new) or new.equals(old):
+        return True
+    if t.is_integer(new) and (t.is_integer(old) or t.is_floating(old)):
+        return True
+    if t.is_floating(new) and t.is_floating(old):
+        return True
+    if (t.is_string(new) or t.is_large_string(new)) and (t.is_string(old) or t.is_large_string(old)):
+        return True
+    if t.is_timestamp(new) and t.is_timestamp(old):
+        return True
+    if t.is_struct(new) and t.is_struct(old):
+        children = {c.name: c.type for c in old}
+        return all(c.name in children and _fits(c.type, children[c.name]) for c in new)
+    if t.is_list(new) and t.is_list(old):
+        return _fits(new.value_type, old.value_type)
+    return False
+
+
 @dataclass
 class WrittenFile:
     partition: dict[str, str]
@@ -156,12 +180,16 @@ class PartitionedWriter:
             if column.type.equals(f.type):
                 columns.append(column)
                 continue
+            if not _fits(column.type, f.type):
+                raise SourceError(
+                    f"{origin}: field '{f.name}' holds {column.type} values where earlier records held {f.type}; "
+                    "declare its type in source.columns, or make the records agree"
+                )
             try:
                 columns.append(column.cast(f.type))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise SourceError(
-                    f"{origin}: field '{f.name}' holds {column.type} values where earlier records held {f.type}; "
-                    "declare its type in source.columns, or make the records agree"
+                    f"{origin}: field '{f.name}' holds {column.type} values that do not fit {f.type} like earlier records"
                 ) from None
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
