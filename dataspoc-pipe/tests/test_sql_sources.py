@@ -180,3 +180,19 @@ def test_backfill_reads_a_range_and_leaves_the_bookmark(pipe, tmp_path, postgres
 
     no_stream = pipe("backfill", "shop_db", "--from", "1", "--to", "2", "--stream", "nope")
     assert no_stream.code == ExitCode.USAGE and "nope" in no_stream.stderr
+
+
+def test_postgres_reads_one_read_only_snapshot_and_orders_numeric_cursors_as_numbers(pipe, tmp_path, postgres_db):
+    url, db = postgres_db
+    query = "SELECT 1 AS id, current_setting('transaction_isolation') AS iso, current_setting('transaction_read_only') AS ro"
+    pipeline(tmp_path, {"kind": "postgres", "url": url, "query": query}, table="settings")
+    assert run(pipe)["rows_written"] == 1
+    [row] = table_rows(str(tmp_path / "bucket"), "raw/shop/settings")
+    assert (row["iso"], row["ro"]) == ("repeatable read", "on")
+
+    db.execute("CREATE TABLE ledger (id numeric, note text)")  # unconstrained numeric: read as text
+    db.execute("INSERT INTO ledger SELECT g, 'n' || g FROM generate_series(1, 100) g")
+    pipeline(tmp_path, {"kind": "postgres", "url": url, "tables": ["ledger"], "cursor": "id"})
+    assert run(pipe)["rows_written"] == 100
+    assert pipe("state", "show", "shop_db").json()["streams"]["ledger"]["cursor"]["value"] == "100"
+    assert run(pipe)["status"] == "no_new_data"

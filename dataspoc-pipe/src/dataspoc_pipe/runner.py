@@ -82,8 +82,13 @@ def run(
     catalog.read_document(bucket)  # a manifest this version cannot read stops the run before any write
     if options.dry_run:
         opened = open_streams(name, pipeline, project_dir, state.load(bucket, name), clock.run_id, options)
-        planned = opened.plan() if isinstance(opened, Interleaved) else {s.name: s.plan() for s in opened}
-        return Plan(name, pipeline.target.namespace, planned)
+        if isinstance(opened, Interleaved):
+            return Plan(name, pipeline.target.namespace, opened.plan())
+        try:
+            return Plan(name, pipeline.target.namespace, {s.name: s.plan() for s in opened})
+        finally:
+            for stream in opened:
+                stream.close()
     with running(bucket, name):
         return _run(bucket, name, pipeline, project_dir, progress, options, clock)
 
@@ -123,14 +128,18 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 ):
                     return publish.no_new_data(bucket, name, clock)
                 return publish.commit(bucket, name, clock, staged, previous, singer=tap_state)
-        work = [s for s in opened if s.plan()]
-        if not work:
-            return publish.no_new_data(bucket, name, clock)
-        with bucket.staging_dir(clock.run_id) as staging:
-            staged = [stage(stream, namespace, staging, clock, progress) for stream in work]
-            if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
-                return publish.no_new_data(bucket, name, clock)  # a database with no new rows
-            return publish.commit(bucket, name, clock, staged, previous)
+        try:
+            work = [s for s in opened if s.plan()]
+            if not work:
+                return publish.no_new_data(bucket, name, clock)
+            with bucket.staging_dir(clock.run_id) as staging:
+                staged = [stage(stream, namespace, staging, clock, progress) for stream in work]
+                if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
+                    return publish.no_new_data(bucket, name, clock)  # a database with no new rows
+                return publish.commit(bucket, name, clock, staged, previous)
+        finally:
+            for stream in opened:
+                stream.close()
     except PipeError as exc:
         publish.record_failure(bucket, name, clock, exc)
         raise

@@ -78,6 +78,9 @@ class Stream(ABC):
         """What the rows being read come from, for messages (a file, a table): set by batches()."""
         return self.name
 
+    def close(self) -> None:  # noqa: B027 - most streams hold nothing to release
+        """Release what the stream holds (a database connection); called once the run is done."""
+
 
 class Interleaved(ABC):
     """A source whose streams arrive mixed in one sequence, as a Singer tap writes them.

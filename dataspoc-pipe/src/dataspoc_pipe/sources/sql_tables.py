@@ -172,6 +172,7 @@ class Database:
             cursor = conn.cursor()
             cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.close()
+            conn.commit()  # the driver opened a transaction for SET: the next one has the characteristics
         return conn
 
     def rows(self, sql: str) -> list[tuple]:
@@ -263,8 +264,11 @@ class Database:
             return []
 
     def close(self) -> None:
+        if self.conn is None:
+            return
+        conn, self.conn = self.conn, None
         try:
-            self.conn.close()
+            conn.close()
         except Exception:  # noqa: BLE001 - closing after a failure: the failure is what matters
             pass
 
@@ -305,7 +309,7 @@ class SqlStream(Stream):
                 sql += f" WHERE {column} >= {self._typed(low)} AND {column} <= {self._typed(high)}"
             elif self.start is not None:
                 sql += f" WHERE {column} > {self._typed(self.start)}"
-            sql += f" ORDER BY {column}"
+            sql += f" ORDER BY {column} NULLS FIRST"
         return sql
 
     def _typed(self, value: Any) -> str:
@@ -325,7 +329,6 @@ class SqlStream(Stream):
 
     def batches(self) -> Iterator:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         try:
             for batch in self.database.batches(self.sql()):
@@ -335,9 +338,11 @@ class SqlStream(Stream):
                         raise SourceError(
                             f"{self.origin()}: no cursor column '{self.cursor_column}'; check source.cursor"
                         )
-                    top = pc.max(batch.column(self.cursor_column)).as_py()
-                    if top is not None:
-                        self.greatest = _bookmark_value(top)
+                    # rows come in cursor order: the last value is the greatest in the database's
+                    # own order (a max in Arrow would compare numerics read as text as text)
+                    present = batch.column(self.cursor_column).drop_null()
+                    if len(present):
+                        self.greatest = _bookmark_value(present[-1].as_py())
                 yield batch
         except SourceError:
             raise
@@ -346,6 +351,9 @@ class SqlStream(Stream):
         except Exception as exc:  # noqa: BLE001 - driver errors (dbapi.Error, OSError) share no importable base
             names = self.database.column_names_after_failure(self.table)
             raise SourceError(_explain(self.origin(), exc, names)) from None
+
+    def close(self) -> None:
+        self.database.close()
 
     def bookmark(self) -> StreamBookmark:
         if self.context.window is not None:  # a backfill never moves the live bookmark
