@@ -28,7 +28,7 @@ def test_page_numbers_headers_from_the_environment_and_a_cursor(pipe, tmp_path, 
         if request["headers"].get("Authorization") != f"Bearer {TOKEN}":
             return 401, {}, {"error": "unauthorized"}
         since = request["query"].get("updated_since", "")
-        chosen = [o for o in ORDERS if o["updated_at"] > since]
+        chosen = [o for o in ORDERS if o["updated_at"] >= since]  # inclusive, as most APIs are
         page, size = int(request["query"]["page"]), int(request["query"]["per_page"])
         return 200, {}, {"data": {"items": chosen[(page - 1) * size : page * size]}}
 
@@ -54,8 +54,9 @@ def test_page_numbers_headers_from_the_environment_and_a_cursor(pipe, tmp_path, 
         again = run(pipe, env=env)
     finally:
         ORDERS.pop()
-    assert again["rows_written"] == 1
+    assert again["rows_written"] == 1  # the bookmark's own record is not read again
     assert api.requests[-1]["query"]["updated_since"] == "2026-11-17T00:00:00Z"
+    assert run(pipe, env=env)["status"] == "no_new_data"
 
     denied = pipe("run", "orders", env={"API_TOKEN": "wrong-token"})
     assert denied.code == ExitCode.USAGE and "401" in denied.stderr and "wrong-token" not in denied.stderr
@@ -150,3 +151,22 @@ def test_a_secret_in_the_url_is_hidden_percent_encoded_and_in_dry_runs(pipe, tmp
     logs = "".join(p.read_text() for p in (tmp_path / "bucket" / ".dataspoc").rglob("*.json"))
     for text in (failed.stderr, plan.stdout, plan.stderr, logs):
         assert secret not in text and "s3cr3t%2FTok%2Ben%3D%3D" not in text and "s3cr3t" not in text
+
+
+def test_a_records_path_that_is_not_there_is_named(pipe, tmp_path, api):
+    api.routes["/list"] = lambda r: (200, {"Retry-After": "soon"}, {"data": {"items": [{"id": 1}]}})
+    pipeline(tmp_path, {"url": f"{api.url}/list", "records": "data.itmes"})
+    result = pipe("run", "orders")
+    assert result.code == ExitCode.DATA and "has no 'data.itmes'" in result.stderr
+
+
+def test_a_nonsense_retry_after_falls_back_to_the_backoff(pipe, tmp_path, api):
+    calls = []
+
+    def busy_then_ok(request):
+        calls.append(1)
+        return (503, {"Retry-After": "soon"}, b"busy") if len(calls) == 1 else (200, {}, [{"id": 1}])
+
+    api.routes["/busy"] = busy_then_ok
+    pipeline(tmp_path, {"url": f"{api.url}/busy", "backoff": 0})
+    assert run(pipe)["rows_written"] == 1 and len(calls) == 2

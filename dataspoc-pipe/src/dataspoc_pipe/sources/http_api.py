@@ -17,6 +17,7 @@ Header and parameter values may be `${VAR}`: they are read at run time and never
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import time
 import urllib.error
@@ -84,6 +85,14 @@ def _at(document: Any, path: str) -> Any:
     return document
 
 
+def _has(document: Any, path: str) -> bool:
+    """Whether the dotted path exists in the document (its value may be null)."""
+    parts = [p for p in path.split(".") if p]
+    for part in parts[:-1]:
+        document = document.get(part) if isinstance(document, dict) else None
+    return isinstance(document, dict) and bool(parts) and parts[-1] in document
+
+
 def _next_link(header: str | None) -> str | None:
     """The rel="next" URL of a Link header."""
     for part in (header or "").split(","):
@@ -99,8 +108,11 @@ def _retry_after(value: str | None) -> float | None:
         return min(max(float(value), 0.0), MAX_WAIT)
     except ValueError:
         pass
-    when = email.utils.parsedate_to_datetime(value) if value else None
-    if when is None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # not a number of seconds nor an HTTP date: the backoff decides
+    if when.tzinfo is None:
         return None
     return min(max(when.timestamp() - time.time(), 0.0), MAX_WAIT)
 
@@ -142,6 +154,13 @@ class HttpStream(Stream):
                 raise SourceError(
                     f"{self._where(page)(index)}: a {type(items[index]).__name__} where each record must be a JSON object"
                 )
+            if self.config.cursor and self.context.window is None and self.start is not None:
+                # APIs' "since" parameters mostly include the bookmark itself: its records were
+                # published by the run that set it, so they are not read again
+                field = self.config.cursor.field
+                items = [item for item in items if item.get(field) is None or item.get(field) > self.start]
+                if not items:
+                    continue
             if self.config.cursor and self.context.window is not None:
                 high, field = self.context.window[1], self.config.cursor.field
                 items = [item for item in items if item.get(field) is None or item.get(field) <= high]
@@ -196,6 +215,11 @@ class HttpStream(Stream):
             self.url = full
             body, headers = self._get(full)
             items = _at(body, self.config.records) if self.config.records else body
+            if items is None and self.page == 1 and not _has(body, self.config.records):
+                raise SourceError(
+                    f"{self.config.url} page 1 has no '{self.config.records}'; check source.records "
+                    f"(the body's keys: {', '.join(list(body)[:8]) if isinstance(body, dict) else type(body).__name__})"
+                )
             if items is None:
                 items = []
             if not isinstance(items, list):
@@ -248,7 +272,7 @@ class HttpStream(Stream):
                         f"{shown} answered {status} ({exc.reason}) {self.config.retries + 1} times; try again later"
                     ) from None
                 raise SourceError(f"{shown} answered {status} ({exc.reason}): {_snippet(raw)}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError, OSError) as exc:
                 if not last:
                     time.sleep(wait)
                     wait *= 2
