@@ -351,6 +351,11 @@ for i in range(start + 1, start + count + 1):
         out.flush(); print("database went away", file=sys.stderr); sys.exit(3)
     if mode == "garbage" and i == start + 2:
         out.write("Connecting to the database...\\n")
+if mode == "sorted-keys":  # a tap writing keys in sorted order: "record" before "stream"
+    out.write(json.dumps({{"record": {{"id": 99, "stream": "customers", "type": "STATE"}}, "stream": "public-orders", "type": "RECORD"}}, sort_keys=True) + "\\n")
+if mode == "no-final-newline":
+    out.write(json.dumps({{"type": "STATE", "value": {{"bookmarks": {{"public-orders": start + count}}}}}}))
+    sys.exit(0)
 emit({{"type": "STATE", "value": {{"bookmarks": {{"public-orders": start + count}}}}}})
 if mode == "cut":
     out.write('{{"type": "RECORD", "stream": "public-orders", "rec')

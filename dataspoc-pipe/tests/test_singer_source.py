@@ -160,3 +160,18 @@ def test_backfill_sets_the_start_date_and_keeps_the_tap_state(pipe, tmp_path, fi
     backfilled = sorted(r["id"] for r in orders if r["note"] == "2026-01-01")
     assert backfilled == [1, 2, 3, 4, 5]  # from the start date, not from the saved state
     assert run(pipe)["rows_written"] == 5 + 3  # the live run goes on after order 5
+
+
+def test_keys_in_any_order_and_a_last_line_without_newline(pipe, tmp_path, fixture_tap):
+    pipeline(tmp_path, {"tap": str(fixture_tap), "discover": False})
+    result = pipe("run", "crm", "--json", env={"FIXTURE_MODE": "sorted-keys"})
+    assert result.code == ExitCode.OK, result.stderr
+    orders = table_rows(str(tmp_path / "bucket"), "raw/crm/public_orders")
+    assert [r for r in orders if r["id"] == 99] == [
+        {"id": 99, "at": None, "amount": None, "note": None, "stream": "customers", "type": "STATE"}
+    ]
+    assert all(r["id"] != 99 for r in table_rows(str(tmp_path / "bucket"), "raw/crm/customers"))
+
+    again = pipe("run", "crm", "--json", env={"FIXTURE_MODE": "no-final-newline"})
+    assert again.code == ExitCode.OK, again.stderr
+    assert pipe("state", "show", "crm").json()["tap_state"] == {"bookmarks": {"public-orders": 10}}

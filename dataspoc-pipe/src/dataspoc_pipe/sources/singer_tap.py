@@ -43,8 +43,8 @@ from dataspoc_pipe.sources.sql_tables import stream_name
 READ_SIZE = 8 << 20  # bytes of tap output read at once
 PARSE_SIZE = 16 << 20  # bytes of one stream's RECORD lines parsed at once
 STDERR_LINES = 20  # the tap's last stderr lines shown when it fails
-TYPE_RE = re.compile(rb'"type"\s*:\s*"([A-Z_]+)"')
-STREAM_RE = re.compile(rb'"stream"\s*:\s*"((?:[^"\\]|\\.)*)"')
+# the head of a RECORD line whose first keys are "type" then "stream": both surely top-level
+RECORD_HEAD = re.compile(rb'\{\s*"type"\s*:\s*"RECORD"\s*,\s*"stream"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 class Replication(BaseModel):
@@ -292,25 +292,16 @@ class SingerSource(Interleaved):
     def _messages(self, proc) -> Iterator[tuple[str, Any]]:
         """Route the tap's output: RECORD lines in runs to their stream, the rest one by one.
 
-        A run of RECORD lines of one stream shares its head (`{"type":"RECORD","stream":"x",`):
-        a regular expression finds where a run ends, so most lines never meet Python code.
+        A RECORD line that starts `{"type": "RECORD", "stream": "x"` (as singer-python and the
+        Singer SDK write them) is routed by that head without parsing; a run of such lines of
+        one stream is found with two `bytes.count` passes or a regular expression, so most lines
+        never meet Python code. Any other line is parsed whole (keys in another order, say).
         """
         streams: dict[str, _Stream] = {}
         state: dict[str, Any] | None = self.state
-        pending = b""
         number = 0  # output lines seen so far
         prefix, current, odd = b"", None, None  # the head of the last RECORD line, its stream, its run's end
-        stdout = proc.stdout
-        while True:
-            block = stdout.read1(READ_SIZE)
-            if not block:
-                break
-            data = pending + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                pending = data
-                continue
-            body, pending = data[: cut + 1], data[cut + 1 :]
+        for body in self._bodies(proc.stdout, lambda: number):  # noqa: B023 - the count when the output ends
             pos = 0
             while pos < len(body):
                 if current is not None and odd is not None and body.startswith(prefix, pos):
@@ -330,16 +321,17 @@ class SingerSource(Interleaved):
                 line = body[pos:newline]
                 pos = newline + 1
                 number += 1
-                kind = TYPE_RE.search(line, 0, 200)
-                if kind is None:
-                    if not line.strip():
-                        continue
-                    raise SourceError(self._not_a_message(line, number))
-                if kind.group(1) == b"RECORD":
-                    found = STREAM_RE.search(line, 0, 400)
-                    if found is None:
-                        raise SourceError(f"{self.origin()} output line {number}: a RECORD without its stream")
-                    raw = json.loads(b'"' + found.group(1) + b'"')
+                if not line.strip():
+                    continue
+                head = RECORD_HEAD.match(line)
+                if head is not None:
+                    raw = json.loads(b'"' + head.group(1) + b'"')
+                    message: dict[str, Any] = {"type": "RECORD", "stream": raw}
+                else:
+                    message = self._json(line, number)
+                    current = None
+                if message.get("type") == "RECORD":
+                    raw = str(message.get("stream"))
                     stream = streams.get(raw)
                     if stream is None:
                         if not self._selected(raw):
@@ -347,14 +339,14 @@ class SingerSource(Interleaved):
                         raise SourceError(
                             f"{self.origin()} output line {number}: a RECORD of stream '{raw}' before its SCHEMA"
                         )
-                    head = line[: max(kind.end(), found.end())]
-                    if head != prefix:
-                        prefix, odd = head, re.compile(b"\n(?!" + re.escape(head) + b")")
-                    current = stream
+                    if head is not None:
+                        if head.group(0) != prefix:
+                            prefix = head.group(0)
+                            odd = re.compile(b"\n(?!" + re.escape(prefix) + b")")
+                        current = stream
                     stream.add(line + b"\n", number, 1)
                     continue
                 current = None
-                message = self._json(line, number)
                 if message.get("type") == "SCHEMA":
                     raw = str(message.get("stream"))
                     if not self._selected(raw):
@@ -379,15 +371,28 @@ class SingerSource(Interleaved):
                     raise SourceError(
                         f"{self.origin()} output line {number}: unknown message type '{message.get('type')}'"
                     )
-        if pending.strip():
-            number += 1
-            self._json(pending, number, last=True)  # a whole last line without its newline is fine
-            raise SourceError(
-                f"{self.origin()} output line {number}: a message without its end of line; the tap was cut short"
-            )
         for stream in streams.values():
             yield from self._flush(stream)
         self.state = state
+
+    def _bodies(self, stdout, lines_so_far) -> Iterator[bytes]:
+        """The tap's output in blocks of whole lines; a last line without its newline is whole
+        when it parses, else the tap was cut short."""
+        pending = b""
+        while True:
+            block = stdout.read1(READ_SIZE)
+            if not block:
+                break
+            data = pending + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                pending = data
+                continue
+            pending = data[cut + 1 :]
+            yield data[: cut + 1]
+        if pending.strip():
+            self._json(pending, lines_so_far() + 1, last=True)
+            yield pending + b"\n"
 
     def _wanted(self) -> list[str] | None:
         return [self.context.only] if self.context.only else self.config.streams
