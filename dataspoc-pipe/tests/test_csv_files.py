@@ -38,7 +38,7 @@ def test_a_run_reads_only_the_bytes_seen_at_discovery(tmp_path):
         handle.write("3,c\n")
     assert rows(csv_files.Work(found, 0, "new")) == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
 
-    mark = csv_files.bookmark(found, RUN)
+    mark = csv_files.bookmark(csv_files.Work(found, 0, "new"), RUN)
     grown = discover_one(tmp_path)
     [work] = csv_files.plan([grown], {grown.key: mark}, reread_changed=False, appendable=True)
     assert (work.kind, work.offset) == ("grown", found.size)
@@ -55,7 +55,7 @@ def test_a_rewrite_is_refused_and_a_touch_is_ignored(tmp_path):
     path = tmp_path / "data" / "a.csv"
     path.parent.mkdir()
     path.write_text("id,name\n1,a\n2,b\n")
-    mark = csv_files.bookmark(discover_one(tmp_path), RUN)
+    mark = csv_files.bookmark(csv_files.Work(discover_one(tmp_path), 0, "new"), RUN)
 
     path.write_text("id,name\n1,a\n2,b\n")  # same bytes, new modification time
     assert csv_files.plan([discover_one(tmp_path)], {"data/a.csv": mark}, reread_changed=False, appendable=True) == []
@@ -67,12 +67,28 @@ def test_a_rewrite_is_refused_and_a_touch_is_ignored(tmp_path):
     assert (work.kind, work.offset) == ("reread", 0)
 
 
-def test_growth_after_a_line_without_newline_is_a_rewrite(tmp_path):
+def test_a_line_still_being_written_waits_and_an_old_one_is_read_whole(tmp_path):
+    import os
+    import time
+
     path = tmp_path / "data" / "a.csv"
     path.parent.mkdir()
-    path.write_text("id,name\n1,a")
-    mark = csv_files.bookmark(discover_one(tmp_path), RUN)
+    path.write_text("id,name\n1,a\n2,b")  # the writer is in the middle of row 2
+    [work] = csv_files.plan([discover_one(tmp_path)], {}, reread_changed=False, appendable=True)
+    assert work.stop == len("id,name\n1,a\n") and rows(work) == [{"id": 1, "name": "a"}]
+    mark = csv_files.bookmark(work, RUN)
     with open(path, "a") as handle:
-        handle.write("bc\n2,b\n")  # the last row was cut when the run read it
+        handle.write("ob\n3,c\n")
+    [grown] = csv_files.plan([discover_one(tmp_path)], {"data/a.csv": mark}, reread_changed=False, appendable=True)
+    assert grown.kind == "grown" and rows(grown) == [{"id": 2, "name": "bob"}, {"id": 3, "name": "c"}]
+
+    path.write_text("id,name\n1,a\n2,b")
+    old = time.time() - 3600
+    os.utime(path, (old, old))  # still for an hour: the last line is whole, newline or not
+    [whole] = csv_files.plan([discover_one(tmp_path)], {}, reread_changed=False, appendable=True)
+    assert rows(whole) == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    mark = csv_files.bookmark(whole, RUN)
+    with open(path, "a") as handle:
+        handle.write("bc\n2,b\n")  # the row it read was cut: growing it now is a rewrite
     with pytest.raises(SourceError, match="not by appending"):
         csv_files.plan([discover_one(tmp_path)], {"data/a.csv": mark}, reread_changed=False, appendable=True)

@@ -139,3 +139,8 @@ def test_a_manifest_it_cannot_read_stops_the_run_before_any_write(pipe, tmp_path
 def test_a_semicolon_file_read_with_commas_is_named(pipe, tmp_path):
     one_csv_pipeline(tmp_path, {"a.csv": "id;name\n1;ann\n"})
     refused(pipe, tmp_path, "a.csv", "looks ';'-separated", "source.delimiter")
+
+
+def test_a_quote_inside_an_unquoted_field_is_text(pipe, tmp_path):
+    one_csv_pipeline(tmp_path, {"a.csv": 'id,item\n1,12" pipe\n2,plain\n'})
+    assert [r["item"] for r in rows_of(pipe, tmp_path)] == ['12" pipe', "plain"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 from collections.abc import Iterator
 from typing import Annotated, Literal
@@ -81,11 +82,18 @@ class CsvStream(FileStream):
 
     def read_file(self, work: Work) -> Iterator:
         """The file's rows. A field longer than a block makes Arrow give up ("straddling
-        object"): the file is then read again with bigger blocks, past the rows already given."""
+        object"): the file is then read again with blocks four times bigger, past the rows
+        already given, up to MAX_BLOCK_SIZE."""
         given, block_size = 0, BLOCK_SIZE
         while True:
+            skip = given
             try:
                 for batch in self._read(work, block_size):
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    batch = batch.slice(skip) if skip else batch
+                    skip = 0
                     given += batch.num_rows
                     yield batch
                 return
@@ -95,17 +103,7 @@ class CsvStream(FileStream):
                         f"{work.file.path}: a field is longer than {MAX_BLOCK_SIZE >> 20} MiB; "
                         "check source.quote, or split the field"
                     ) from None
-                block_size *= 4
-                skip = given
-                for batch in self._read(work, block_size):
-                    if skip >= batch.num_rows:
-                        skip -= batch.num_rows
-                        continue
-                    batch = batch.slice(skip)
-                    skip = 0
-                    given += batch.num_rows
-                    yield batch
-                return
+                block_size = min(block_size * 4, MAX_BLOCK_SIZE)
 
     def _read(self, work: Work, block_size: int) -> Iterator:
         import pyarrow as pa
@@ -119,7 +117,7 @@ class CsvStream(FileStream):
         counter = _QuoteCount(config.quote) if config.quote and not config.escape else None
 
         def open_handle():
-            handle = open_bytes(Work(work.file, work.offset or bom, work.kind), block_size)
+            handle = open_bytes(dataclasses.replace(work, offset=work.offset or bom), block_size)
             if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
                 handle = _Transcoded(handle, encoding)
             return counter.wrap(handle, block_size) if counter else handle
@@ -180,10 +178,10 @@ class CsvStream(FileStream):
                     "set source.encoding (e.g. latin-1), or declare the column binary"
                 )
             yield from reader
-            if counter and counter.odd:
-                raise SourceError(
-                    f"{path}: a quoted field is never closed{_line_of_open_quote(work, encoding, config)}"
-                )
+            # An odd count of quote characters: a quoted field left open, or only quotes inside
+            # unquoted fields (`12" pipe`), which are text. The csv module tells them apart.
+            if counter and counter.odd and (opened := _open_quote(work, encoding, config)) is not None:
+                raise SourceError(f"{path}: a quoted field is never closed (the record starting on line {opened})")
         except pa.ArrowInvalid as exc:
             if "straddling" in str(exc):
                 raise _BlockTooSmall() from None
@@ -289,11 +287,27 @@ def _rows(work: Work, encoding: str, config: CsvConfig) -> Iterator[tuple[int, l
             line = reader.line_num + 1
 
 
-def _line_of_open_quote(work: Work, encoding: str, config: CsvConfig) -> str:
-    last = None
-    for line, fields in _rows(work, encoding, config):
-        last = (line, fields)
-    return f" (the record starting on line {last[0]})" if last else ""
+def _open_quote(work: Work, encoding: str, config: CsvConfig) -> int | None:
+    """The line where a quoted field that never closes starts, or None when every quote is closed."""
+    with open_bytes(Work(work.file, 0, "new"), 1 << 20) as raw:
+        text = io.TextIOWrapper(
+            raw, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="", errors="replace"
+        )
+        reader = csv.reader(
+            text,
+            delimiter=config.delimiter,
+            quotechar=config.quote or '"',
+            doublequote=config.escape is None,
+            escapechar=config.escape,
+            strict=True,
+        )
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return start if "end of data" in str(exc) or "EOF" in str(exc) else None
+    return None
 
 
 def _line_of_bad_text(work: Work, encoding: str) -> str:

@@ -8,6 +8,7 @@ before, unless the user asks for that explicitly (`run --reread-changed`).
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import io
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 EDGE = 4096  # bytes hashed at each end of the ingested part of a file
+HOLD_SECONDS = 60  # a last line without its newline in a file modified this recently is left for later
 COMPRESSED = (".gz", ".zst", ".zstd", ".bz2")
 
 
@@ -55,11 +57,16 @@ def _without_scheme(url: str) -> str:
 
 @dataclass(frozen=True)
 class Work:
-    """What to read of one file in this run."""
+    """What to read of one file in this run: bytes [offset, stop)."""
 
     file: SourceFile
     offset: int  # 0 for a new file; the bytes already ingested for a file that grew
     kind: Literal["new", "grown", "reread"]
+    end: int = -1  # where this run stops reading; -1: the end of the file
+
+    @property
+    def stop(self) -> int:
+        return self.file.size if self.end < 0 else self.end
 
 
 def discover(pattern: str, base: Path) -> list[SourceFile]:
@@ -166,11 +173,39 @@ def plan(files: list[SourceFile], seen: dict[str, FileBookmark], reread_changed:
             "reading them again would duplicate their rows. Put new rows in new files, or pass "
             "--reread-changed to ingest these files again in full"
         )
+    if appendable:
+        work = [w for w in (_whole_lines(w) for w in work) if w.stop > w.offset]
     return work
 
 
-def bookmark(file: SourceFile, run_id: str) -> FileBookmark:
-    return FileBookmark(size=file.size, modified=file.modified, fingerprint=fingerprint(file, file.size), run_id=run_id)
+def _whole_lines(work: Work) -> Work:
+    """The work without a last line still being written: a line-based file modified in the last
+    HOLD_SECONDS whose last line has no newline yet is read up to its last newline, and the rest
+    waits for the next run (read whole once the file has been still for HOLD_SECONDS)."""
+    file = work.file
+    if file.compressed or file.size == 0 or _ends_a_line(file, file.size):
+        return work
+    if (datetime.now(timezone.utc) - file.modified).total_seconds() >= HOLD_SECONDS:
+        return work
+    with file.open() as handle:
+        if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return work  # UTF-16: a newline is two bytes; such files are read whole
+        position = file.size
+        while position > work.offset:
+            start = max(work.offset, position - (1 << 16))
+            handle.seek(start)
+            block = handle.read(position - start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                return dataclasses.replace(work, end=start + newline + 1)
+            position = start
+    return dataclasses.replace(work, end=work.offset)
+
+
+def bookmark(work: Work, run_id: str) -> FileBookmark:
+    """The file's bookmark once this work is published: the bytes up to where it stopped."""
+    file, size = work.file, work.stop
+    return FileBookmark(size=size, modified=file.modified, fingerprint=fingerprint(file, size), run_id=run_id)
 
 
 class Slice(io.RawIOBase):
@@ -200,7 +235,7 @@ class Slice(io.RawIOBase):
 
 def open_bytes(work: Work, buffer_size: int):
     """A binary stream of the bytes this run reads of a file, decompressed when its name says so."""
-    raw = io.BufferedReader(Slice(work.file, work.offset, work.file.size), buffer_size=buffer_size)
+    raw = io.BufferedReader(Slice(work.file, work.offset, work.stop), buffer_size=buffer_size)
     if not work.file.compressed:
         return raw
     import pyarrow as pa
@@ -230,7 +265,7 @@ class FileStream(Stream):
         previous = self.context.bookmark(self.name)
         seen = (previous.files or {}) if previous else {}
         self.work = plan(files, seen, self.context.reread_changed, self.appendable)
-        return [f"{w.file.key} ({w.kind}, {w.file.size - w.offset:,} bytes)" for w in self.work]
+        return [f"{w.file.key} ({w.kind}, {w.stop - w.offset:,} bytes)" for w in self.work]
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for work in self.work:
@@ -240,7 +275,7 @@ class FileStream(Stream):
     def bookmark(self) -> StreamBookmark:
         previous = self.context.bookmark(self.name)
         files = dict((previous.files or {}) if previous else {})
-        files.update({w.file.key: bookmark(w.file, self.context.run_id) for w in self.work})
+        files.update({w.file.key: bookmark(w, self.context.run_id) for w in self.work})
         return StreamBookmark(files=files)
 
     def origin(self) -> str:
