@@ -337,6 +337,10 @@ noise = int(os.environ.get("FIXTURE_STDERR_MB", "0"))
 for _ in range(noise * 1024):
     sys.stderr.write("x" * 1023 + "\\n")
 mode = os.environ.get("FIXTURE_MODE", "")
+if mode == "hang":
+    import time
+    out.flush()
+    time.sleep(60)
 if mode == "record-first":
     emit({{"type": "RECORD", "stream": "customers", "record": {{"id": 1}}}})
 if "customers" in selected:

@@ -175,3 +175,10 @@ def test_keys_in_any_order_and_a_last_line_without_newline(pipe, tmp_path, fixtu
     again = pipe("run", "crm", "--json", env={"FIXTURE_MODE": "no-final-newline"})
     assert again.code == ExitCode.OK, again.stderr
     assert pipe("state", "show", "crm").json()["tap_state"] == {"bookmarks": {"public-orders": 10}}
+
+
+def test_a_tap_that_hangs_is_stopped_after_its_timeout(pipe, tmp_path, fixture_tap):
+    pipeline(tmp_path, {"tap": str(fixture_tap), "discover": False, "timeout": 2})
+    result = pipe("run", "crm", env={"FIXTURE_MODE": "hang"}, timeout=60)
+    assert result.code == ExitCode.STORAGE and "longer than source.timeout (2 s)" in result.stderr
+    assert bucket_untouched(tmp_path)

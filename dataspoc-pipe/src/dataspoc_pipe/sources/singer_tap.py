@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dataspoc_pipe.contract.models import StreamBookmark
-from dataspoc_pipe.errors import SourceError, UsageError
+from dataspoc_pipe.errors import SourceError, SourceUnreachable, UsageError
 from dataspoc_pipe.sources import types
 from dataspoc_pipe.sources.base import Context, Interleaved, Kind, SourceConfig
 from dataspoc_pipe.sources.json_records import JsonRecords
@@ -69,6 +69,9 @@ class SingerConfig(SourceConfig):
     columns: dict[str, str] = Field(default_factory=dict)
     nested: Literal["struct", "json"] = "struct"
     start_key: Annotated[str, Field(description="The tap setting a backfill sets to --from.")] = "start_date"
+    timeout: Annotated[
+        float | None, Field(gt=0, description="Seconds a tap may run (discovery and each run) before it is stopped.")
+    ] = None
 
 
 def _schema_type(prop: Any):
@@ -237,8 +240,17 @@ class SingerSource(Interleaved):
     def _run_to_end(self, args: list[str]) -> bytes:
         try:
             proc = subprocess.run(
-                args, capture_output=True, pass_fds=self._fds, cwd=self.context.project_dir, check=False
+                args,
+                capture_output=True,
+                pass_fds=self._fds,
+                cwd=self.context.project_dir,
+                check=False,
+                timeout=self.config.timeout,
             )
+        except subprocess.TimeoutExpired:
+            raise SourceUnreachable(
+                f"{self.origin()} {args[-1]} ran longer than source.timeout ({self.config.timeout:g} s)"
+            ) from None
         except OSError as exc:
             raise UsageError(f"cannot start {self.origin()}: {exc.strerror or exc}") from None
         if proc.returncode != 0:
@@ -272,14 +284,21 @@ class SingerSource(Interleaved):
             drain = threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True)
             drain.start()
             finished = False
+            watchdog = _Watchdog(proc, self.config.timeout)
             try:
                 yield from self._messages(proc)
                 code = proc.wait()
                 drain.join(timeout=5)
+                if watchdog.fired:
+                    raise SourceUnreachable(
+                        f"{self.origin()} ran longer than source.timeout ({self.config.timeout:g} s) and was stopped; "
+                        "nothing was published"
+                    )
                 if code != 0:
                     raise SourceError(f"{self.origin()} exited with {code}; nothing was published{_tail(self.stderr)}")
                 finished = True
             finally:
+                watchdog.cancel()
                 if not finished and proc.poll() is None:
                     proc.kill()
                     proc.wait()
@@ -500,6 +519,26 @@ def _bad_time(value: str, wanted) -> bool:
             return False
         except pa.ArrowInvalid:
             return True
+
+
+class _Watchdog:
+    """Kills the tap once it has run `seconds` (None: never)."""
+
+    def __init__(self, proc, seconds: float | None):
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire, args=(proc,)) if seconds else None
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self, proc) -> None:
+        if proc.poll() is None:
+            self.fired = True
+            proc.kill()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def _widen_pipe(pipe) -> None:
