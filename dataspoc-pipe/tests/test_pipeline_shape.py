@@ -220,3 +220,40 @@ def test_add_asks_for_what_is_missing_at_a_terminal(tmp_path):
 
     pipeline = yaml.safe_load((tmp_path / "dataspoc-pipe.yaml").read_text())["pipelines"]["orders"]
     assert pipeline["source"] == {"kind": "csv", "path": "data/*.csv"} and pipeline["target"]["namespace"] == "shop"
+
+
+def test_list_remove_and_validate(pipe, tmp_path, closed_port):
+    one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
+    import yaml
+
+    project = tmp_path / "dataspoc-pipe.yaml"
+    document = yaml.safe_load(project.read_text())
+    document["pipelines"]["db"] = {
+        "source": {"kind": "postgres", "url": f"postgresql://u@127.0.0.1:{closed_port}/x"},
+        "target": {"namespace": "app"},
+    }
+    document["pipelines"]["api"] = {
+        "source": {"kind": "http", "url": "http://127.0.0.1/x", "headers": {"X-Key": "${API_KEY}"}},
+        "target": {"namespace": "web"},
+    }
+    project.write_text(yaml.safe_dump(document))
+
+    listed = pipe("list", "--json").json()
+    assert [(p["pipeline"], p["kind"]) for p in listed] == [("api", "http"), ("db", "postgres"), ("orders", "csv")]
+    assert "orders" in pipe("list").stdout
+
+    checked = pipe("validate")
+    assert checked.code == ExitCode.STORAGE  # the database does not answer: the worst failure
+    lines = checked.stdout.splitlines()
+    assert any(line.startswith("ok   bucket: bucket") for line in lines)
+    assert any(line.startswith("ok   orders: source answers") for line in lines)
+    assert any(line.startswith("FAIL api: settings resolve") and "API_KEY is not set" in line for line in lines)
+    assert any(line.startswith("FAIL db: source answers") and "cannot connect" in line for line in lines)
+    only = pipe("validate", "orders", "--json")
+    assert only.code == ExitCode.OK and all(r["ok"] for found in only.json().values() for r in found)
+    assert not list((tmp_path / "bucket").rglob("*.parquet")) and not list((tmp_path / "bucket").rglob("validate-*"))
+
+    assert pipe("remove", "db").code == ExitCode.OK
+    assert [p["pipeline"] for p in pipe("list", "--json").json()] == ["api", "orders"]
+    gone = pipe("remove", "db")
+    assert gone.code == ExitCode.USAGE and "no pipeline 'db'" in gone.stderr

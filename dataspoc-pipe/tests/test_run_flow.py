@@ -176,8 +176,10 @@ def test_status_and_logs(pipe, tmp_path):
     one = pipe("logs", "orders", "--run", first["run_id"])
     assert one.json()["rows_written"] == 120
 
-    human = pipe("status")
-    assert human.stdout == "" and "raw/shop/orders" in human.stderr
+    human = pipe("status")  # what was asked for goes to stdout, so `| grep` finds it
+    assert "raw/shop/orders" in human.stdout and human.stderr == ""
+    runs = pipe("logs", "orders")
+    assert first["run_id"] in runs.stdout  # whole, even in 80 columns: `logs --run` needs it
 
 
 def test_manifest_command_prints_the_catalog_on_stdout(pipe, tmp_path):

@@ -43,10 +43,10 @@ BucketOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout instead of a table.")]
 
 
-def command(*examples: str):
+def command(*examples: str, name: str | None = None):
     """Register a command: its --help ends with examples and the exit codes, and whatever ends
     it becomes one line on stderr and an exit code (diagnostics.py)."""
-    return lambda fn: app.command(epilog=epilog(*examples))(diagnostics.reporting(fn))
+    return lambda fn: app.command(name, epilog=epilog(*examples))(diagnostics.reporting(fn))
 
 
 @app.callback()
@@ -235,6 +235,60 @@ def _cursor_value(text: str) -> str | int | float:
         except ValueError:
             continue
     return text
+
+
+@command("dataspoc-pipe list", "dataspoc-pipe list --json | jq -r '.[].pipeline'", name="list")
+def list_(as_json: JsonOpt = False, project: ProjectOpt = None) -> None:
+    """List the project's pipelines: kind, namespace, schedule."""
+    from dataspoc_pipe import config, render, report
+
+    loaded = config.load(config.project_path(project))
+    rows = report.pipelines(loaded)
+    if as_json:
+        console.out(json.dumps(rows, indent=2))
+    else:
+        render.pipelines_table(rows)
+
+
+@command("dataspoc-pipe remove orders")
+def remove(name: Annotated[str, typer.Argument(help="Pipeline name.")], project: ProjectOpt = None) -> None:
+    """Remove a pipeline from the project file. Its tables, state and logs stay in the bucket."""
+    from dataspoc_pipe import config
+
+    path = config.project_path(project)
+    loaded = config.load(path)
+    config.pipeline(loaded, name, path)
+    del loaded.pipelines[name]
+    config.save(loaded, path)
+    console.say(f"removed pipeline '{name}' from {path}; its tables, state and logs stay in the bucket")
+
+
+@command("dataspoc-pipe validate", "dataspoc-pipe validate shop_db --json")
+def validate(
+    names: Annotated[list[str] | None, typer.Argument(help="Pipelines to check [default: all].")] = None,
+    as_json: JsonOpt = False,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Check what runs need, reading and publishing nothing: settings resolve (every ${VAR} is
+    set), each source answers, the bucket accepts writes. One line per check; the exit code is
+    the worst failure's (2: settings, credentials; 3: something did not answer)."""
+    from dataspoc_pipe import config, render
+    from dataspoc_pipe import validate as checks
+
+    project_file, loaded, target = _context(project, bucket)
+    chosen = list(names or sorted(loaded.pipelines))
+    results: dict[str, list] = {"bucket": [checks.bucket_writable(target)]}
+    for name in chosen:
+        results[name] = checks.pipeline(name, config.pipeline(loaded, name, project_file), project_file.parent)
+    if as_json:
+        console.out(json.dumps(results, indent=2))
+    else:
+        for name, found in results.items():
+            render.checks(name, found)
+    code = checks.exit_code([r for found in results.values() for r in found])
+    if code:
+        raise typer.Exit(int(code))
 
 
 @command("dataspoc-pipe status --json")

@@ -63,15 +63,35 @@ def run_progress(name: str, quiet: bool = False) -> Iterator[Progress]:
         yield Progress(on_file=lambda f: bar.update(task, description=f"{name}: {f}"), on_rows=on_rows)
 
 
-def _table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+def _table(title: str, headers: list[str], rows: list[list[str]], keep: tuple[str, ...] = ()) -> None:
+    """A table on stdout (what was asked for, so `| grep` finds it); columns named in `keep`
+    (run ids, which `logs --run` needs) are never cut or wrapped."""
+    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for header in headers:
-        table.add_column(header)
+        if header in keep:
+            table.add_column(header, no_wrap=True, min_width=len(rows[0][headers.index(header)]) if rows else None)
+        else:
+            table.add_column(header, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    console.err.print(table)
+    Console(highlight=False, soft_wrap=False).print(table)
+
+
+def pipelines_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.say("no pipelines yet: add one with `dataspoc-pipe add`")
+        return
+    body = [[r["pipeline"], r["kind"], r["namespace"], r["schedule"] or "-"] for r in rows]
+    _table("pipelines", ["pipeline", "kind", "namespace", "schedule"], body)
+
+
+def checks(name: str, results: list[dict[str, Any]]) -> None:
+    for result in results:
+        mark = "ok  " if result["ok"] else "FAIL"
+        console.out(f"{mark} {name}: {result['check']}" + ("" if result["ok"] else f": {result['message']}"))
 
 
 def status_table(rows: list[dict[str, Any]]) -> None:
@@ -102,4 +122,4 @@ def logs_table(name: str, runs: list[dict[str, Any]]) -> None:
         [r["run_id"], r["status"], f"{r['rows_written']:,}", f"{r['duration_seconds']:.1f} s", r["error"] or ""]
         for r in runs
     ]
-    _table(f"runs of {name}, newest first", ["run", "status", "rows", "took", "error"], body)
+    _table(f"runs of {name}, newest first", ["run", "status", "rows", "took", "error"], body, keep=("run",))

@@ -58,3 +58,15 @@ def one_log(bucket: Bucket, pipeline: str, run_id: str) -> dict[str, Any]:
     if log is None:
         raise UsageError(f"no run {run_id} for pipeline '{pipeline}'; list runs with `dataspoc-pipe logs {pipeline}`")
     return dump(log)
+
+
+def pipelines(project: Project) -> list[dict[str, Any]]:
+    return [
+        {
+            "pipeline": name,
+            "kind": pipeline.source.get("kind"),
+            "namespace": pipeline.target.namespace,
+            "schedule": pipeline.schedule,
+        }
+        for name, pipeline in sorted(project.pipelines.items())
+    ]
