@@ -108,6 +108,17 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
         _values_key(p.get("values", {})): dict(p, files=list(p.get("files", []))) for p in entry.get("partitions", [])
     }
     known_paths = {f.get("path") for p in partitions.values() for f in p["files"]}
+    replaced = list(entry.get("replaced", []))
+    applied = any(f.path in known_paths for f in run.logged.files)  # a re-applied run changes nothing
+    if run.logged.mode == "overwrite" and not applied:
+        stamp = at.isoformat().replace("+00:00", "Z")
+        for key in sorted(partitions):
+            for f in partitions[key]["files"]:
+                gone = {k: f[k] for k in ("path", "rows", "bytes", "run_id") if k in f}
+                replaced.append(
+                    {**gone, "partition": dict(partitions[key]["values"]), "replaced_by": run_id, "replaced_at": stamp}
+                )
+        partitions, known_paths = {}, set()
     for f in run.logged.files:
         if f.path in known_paths:
             continue
@@ -149,6 +160,8 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
         writer=WRITER,
         schema_history=history,
     )
+    if replaced:
+        entry["replaced"] = replaced
     if run.primary_key:
         entry["primary_key"] = run.primary_key
     return entry

@@ -291,6 +291,29 @@ def validate(
         raise typer.Exit(int(code))
 
 
+@command("dataspoc-pipe vacuum --dry-run", "dataspoc-pipe vacuum --retain 30d --json")
+def vacuum(
+    retain: Annotated[str, typer.Option("--retain", help="Keep replaced files this long (7d, 12h, 30m, 0).")] = "7d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")] = False,
+    as_json: JsonOpt = False,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Delete files that later runs replaced (overwrite mode) once older than the retention.
+
+    They leave the manifest first, then the bucket; until then a reader that mounted an earlier
+    manifest still finds every file it planned on.
+    """
+    from dataspoc_pipe import render
+    from dataspoc_pipe import vacuum as cleaner
+
+    _, _loaded, target = _context(project, bucket, need_project=False)
+    report = cleaner.vacuum(target, cleaner.retention(retain), dry_run=dry_run)
+    if as_json:
+        console.out(json.dumps(report.document(), indent=2))
+    console.say(render.vacuum_summary(report))
+
+
 @command("dataspoc-pipe status --json")
 def status(as_json: JsonOpt = False, project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     """Show each pipeline's target table and its last run."""

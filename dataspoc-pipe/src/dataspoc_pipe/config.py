@@ -41,7 +41,7 @@ class Target(Strict):
 class Pipeline(Strict):
     source: dict[str, Any]  # as written, ${VAR} and all; source_config() resolves and validates it
     target: Target
-    mode: Literal["append"] = "append"
+    mode: Literal["append", "overwrite"] = "append"  # overwrite: each run's rows replace the table's
     schedule: str | None = None  # a cron line, kept for the reader: cron (or any scheduler) runs `run`
 
     @field_validator("source")

@@ -16,7 +16,7 @@ from typing import Any
 
 from dataspoc_pipe import catalog, diagnostics, runlog, state
 from dataspoc_pipe.bucket import Bucket
-from dataspoc_pipe.contract.models import LoggedFile, LoggedTable, RunError, RunLog, State, StreamBookmark
+from dataspoc_pipe.contract.models import LoggedFile, LoggedTable, RunError, RunLog, State, StreamBookmark, WriteMode
 from dataspoc_pipe.errors import PipeError
 from dataspoc_pipe.writer import WrittenFile
 
@@ -33,6 +33,7 @@ class StagedTable:
     schema: Any  # pyarrow.Schema of the files, None when the stream had no rows
     bookmark: StreamBookmark
     primary_key: list[str] | None = None
+    mode: WriteMode = "append"
 
     @property
     def location(self) -> str:
@@ -43,6 +44,7 @@ class StagedTable:
             location=self.location,
             rows=sum(f.rows for f in self.files),
             files=[LoggedFile(path=f.rel_path, rows=f.rows, bytes=f.bytes, partition=f.partition) for f in self.files],
+            mode=None if self.mode == "append" else self.mode,
         )
 
 

@@ -123,3 +123,12 @@ def logs_table(name: str, runs: list[dict[str, Any]]) -> None:
         for r in runs
     ]
     _table(f"runs of {name}, newest first", ["run", "status", "rows", "took", "error"], body, keep=("run",))
+
+
+def vacuum_summary(report) -> str:
+    verb = "would delete" if report.dry_run else "deleted"
+    document = report.document()
+    return (
+        f"{verb} {len(report.deleted)} replaced file{'' if len(report.deleted) == 1 else 's'} "
+        f"({size(document['bytes'])}); {report.kept} kept within the retention"
+    )

@@ -20,7 +20,7 @@ from dataspoc_pipe import catalog, config, publish, runlog, sources, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
 from dataspoc_pipe.contract import run_lock_path
-from dataspoc_pipe.contract.models import RunLog, StreamBookmark
+from dataspoc_pipe.contract.models import RunLog, StreamBookmark, WriteMode
 from dataspoc_pipe.diagnostics import scrub
 from dataspoc_pipe.errors import LockTimeout, PipeError, PipelineBusy, SourceError
 from dataspoc_pipe.sources.base import Context, Interleaved, Stream
@@ -120,7 +120,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
         namespace = pipeline.target.namespace
         if isinstance(opened, Interleaved):
             with bucket.staging_dir(clock.run_id) as staging:
-                staged = stage_interleaved(opened, namespace, staging, clock, progress)
+                staged = stage_interleaved(opened, namespace, staging, clock, progress, pipeline.mode)
                 tap_state = opened.source_state()
                 unchanged = tap_state == (previous.bookmarks.singer if previous else None)
                 if unchanged and all(
@@ -133,7 +133,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
             if not work:
                 return publish.no_new_data(bucket, name, clock)
             with bucket.staging_dir(clock.run_id) as staging:
-                staged = [stage(stream, namespace, staging, clock, progress) for stream in work]
+                staged = [stage(stream, namespace, staging, clock, progress, pipeline.mode) for stream in work]
                 if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
                     return publish.no_new_data(bucket, name, clock)  # a database with no new rows
                 return publish.commit(bucket, name, clock, staged, previous)
@@ -171,7 +171,12 @@ def open_streams(
 
 
 def stage(
-    stream: Stream, namespace: str, staging: Path, clock: publish.Clock, progress: Progress
+    stream: Stream,
+    namespace: str,
+    staging: Path,
+    clock: publish.Clock,
+    progress: Progress,
+    mode: WriteMode = "append",
 ) -> publish.StagedTable:
     """Read a stream whole into Parquet files in the staging folder."""
     location = f"raw/{namespace}/{stream.name}"
@@ -198,11 +203,17 @@ def stage(
         schema=writer.schema if files else None,
         bookmark=stream.bookmark(),
         primary_key=stream.primary_key,
+        mode=mode,
     )
 
 
 def stage_interleaved(
-    source: Interleaved, namespace: str, staging: Path, clock: publish.Clock, progress: Progress
+    source: Interleaved,
+    namespace: str,
+    staging: Path,
+    clock: publish.Clock,
+    progress: Progress,
+    mode: WriteMode = "append",
 ) -> list[publish.StagedTable]:
     """Read a source whose streams come mixed, each stream into its own table's files."""
     partition = {"dt": clock.started.strftime("%Y-%m-%d")}
@@ -236,6 +247,7 @@ def stage_interleaved(
             schema=writers[stream].schema if files.get(stream) else None,
             bookmark=bookmarks.get(stream, StreamBookmark()),
             primary_key=source.primary_keys.get(stream),
+            mode=mode,
         )
         for stream in sorted(set(files) | set(bookmarks))
     ]

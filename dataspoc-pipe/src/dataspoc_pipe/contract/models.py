@@ -73,6 +73,16 @@ class SchemaVersion(Doc):
     columns: list[Column]
 
 
+class ReplacedFile(Doc):
+    path: Annotated[str, Field(pattern=FILE_PATTERN)]
+    rows: Count
+    bytes: Count
+    run_id: RunId | None = None
+    partition: dict[str, str] | None = None
+    replaced_by: RunId
+    replaced_at: AwareDatetime
+
+
 class Table(Doc):
     layer: Layer
     namespace: Name
@@ -81,6 +91,7 @@ class Table(Doc):
     format: Literal["parquet"] = "parquet"
     partition_by: Annotated[list[str], Field(max_length=4)]
     partitions: list[Partition]
+    replaced: list[ReplacedFile] | None = None
     columns: list[Column]
     row_count: Count
     file_count: Count
@@ -153,10 +164,14 @@ class LoggedFile(Doc):
     partition: dict[str, str]
 
 
+WriteMode = Literal["append", "overwrite"]
+
+
 class LoggedTable(Doc):
     location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
     rows: Count
     files: list[LoggedFile]
+    mode: WriteMode | None = None  # absent: append
 
 
 class RunError(Doc):
