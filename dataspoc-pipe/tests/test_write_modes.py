@@ -85,3 +85,80 @@ def test_a_bad_retention_is_a_usage_error(pipe, tmp_path):
     result = pipe("vacuum", "--retain", "a week", "--bucket", str(tmp_path / "bucket"))
     assert result.code == ExitCode.USAGE and "7d, 12h, 30m" in result.stderr
     assert json.loads(pipe("vacuum", "--json", "--bucket", str(tmp_path / "bucket")).stdout)["files"] == []
+
+
+def events_pipeline(tmp_path, records, bucket=None, mode="append", file="events-1.jsonl"):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    for old in data.glob("*.jsonl"):
+        old.unlink()
+    (data / file).write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_project(
+        tmp_path,
+        {
+            "events": {
+                "source": {"kind": "jsonl", "path": "data/*.jsonl", "columns": {"at": "timestamp[us, tz=UTC]"}},
+                "target": {"namespace": "web"},
+                "mode": mode,
+                "partition_by": {"column": "at"},
+            }
+        },
+        bucket=bucket,
+    )
+
+
+def partitions_of(bucket_url):
+    table = table_of(bucket_url)
+    return {p["values"]["dt"]: p["rows"] for p in table["partitions"]}
+
+
+def test_dt_from_a_record_column_and_overwrite_of_those_partitions_only(pipe, tmp_path, bucket_url):
+    events_pipeline(
+        tmp_path,
+        [
+            {"id": 1, "at": "2026-11-20T23:30:00-03:00"},  # 02:30 UTC on the 21st
+            {"id": 2, "at": "2026-11-21T10:00:00Z"},
+            {"id": 3, "at": "2026-11-22T10:00:00Z"},
+            {"id": 4, "at": None},
+        ],
+        bucket=bucket_url,
+        mode="overwrite_partitions",
+    )
+    result = pipe("run", "events", "--json")
+    assert result.code == ExitCode.OK, result.stderr
+    assert partitions_of(bucket_url) == {"2026-11-21": 2, "2026-11-22": 1, "__HIVE_DEFAULT_PARTITION__": 1}
+
+    # a later export of the 22nd only: that partition is replaced, the others stay
+    events_pipeline(
+        tmp_path,
+        [{"id": 30, "at": "2026-11-22T11:00:00Z"}, {"id": 31, "at": "2026-11-22T12:00:00Z"}],
+        bucket=bucket_url,
+        mode="overwrite_partitions",
+        file="events-2.jsonl",
+    )
+    assert pipe("run", "events").code == ExitCode.OK
+    assert partitions_of(bucket_url) == {"2026-11-21": 2, "2026-11-22": 2, "__HIVE_DEFAULT_PARTITION__": 1}
+    assert sorted(r["id"] for r in table_rows(bucket_url, "raw/web/events")) == [1, 2, 4, 30, 31]
+    [replaced] = table_of(bucket_url)["replaced"]
+    assert replaced["partition"] == {"dt": "2026-11-22"} and replaced["rows"] == 1
+
+
+def test_a_partition_column_that_is_not_a_date_is_named(pipe, tmp_path):
+    write_project(
+        tmp_path,
+        {
+            "events": {
+                "source": {"kind": "jsonl", "path": "data/*.jsonl"},
+                "target": {"namespace": "web"},
+                "partition_by": {"column": "at"},
+            }
+        },
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").write_text('{"id": 1, "at": "2026-11-21"}\n')
+    result = pipe("run", "events")
+    assert (
+        result.code == ExitCode.DATA
+        and "partition column 'at' is string" in result.stderr
+        and "source.columns" in result.stderr
+    )

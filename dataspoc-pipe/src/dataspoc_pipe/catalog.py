@@ -110,15 +110,16 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
     known_paths = {f.get("path") for p in partitions.values() for f in p["files"]}
     replaced = list(entry.get("replaced", []))
     applied = any(f.path in known_paths for f in run.logged.files)  # a re-applied run changes nothing
-    if run.logged.mode == "overwrite" and not applied:
+    if run.logged.mode in ("overwrite", "overwrite_partitions") and not applied:
         stamp = at.isoformat().replace("+00:00", "Z")
+        produced = {_values_key(f.partition) for f in run.logged.files}
         for key in sorted(partitions):
-            for f in partitions[key]["files"]:
+            if run.logged.mode == "overwrite_partitions" and key not in produced:
+                continue  # a partition this run did not write keeps its files
+            for f in partitions.pop(key)["files"]:
                 gone = {k: f[k] for k in ("path", "rows", "bytes", "run_id") if k in f}
-                replaced.append(
-                    {**gone, "partition": dict(partitions[key]["values"]), "replaced_by": run_id, "replaced_at": stamp}
-                )
-        partitions, known_paths = {}, set()
+                replaced.append({**gone, "partition": dict(key), "replaced_by": run_id, "replaced_at": stamp})
+                known_paths.discard(f.get("path"))
     for f in run.logged.files:
         if f.path in known_paths:
             continue

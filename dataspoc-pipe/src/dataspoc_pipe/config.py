@@ -38,10 +38,16 @@ class Target(Strict):
         return data
 
 
+class PartitionBy(Strict):
+    column: Annotated[str, Field(min_length=1, description="A date or timestamp column: its UTC date is dt.")]
+
+
 class Pipeline(Strict):
     source: dict[str, Any]  # as written, ${VAR} and all; source_config() resolves and validates it
     target: Target
-    mode: Literal["append", "overwrite"] = "append"  # overwrite: each run's rows replace the table's
+    # overwrite: each run's rows replace the table's; overwrite_partitions: only the partitions it writes
+    mode: Literal["append", "overwrite", "overwrite_partitions"] = "append"
+    partition_by: PartitionBy | None = None  # default: dt is the extraction date (UTC)
     schedule: str | None = None  # a cron line, kept for the reader: cron (or any scheduler) runs `run`
 
     @field_validator("source")

@@ -20,9 +20,10 @@ from dataspoc_pipe import catalog, config, publish, runlog, sources, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
 from dataspoc_pipe.contract import run_lock_path
-from dataspoc_pipe.contract.models import RunLog, StreamBookmark, WriteMode
+from dataspoc_pipe.contract.models import RunLog, StreamBookmark
 from dataspoc_pipe.diagnostics import scrub
 from dataspoc_pipe.errors import LockTimeout, PipeError, PipelineBusy, SourceError
+from dataspoc_pipe.partitions import Layout
 from dataspoc_pipe.sources.base import Context, Interleaved, Stream
 from dataspoc_pipe.writer import PartitionedWriter
 
@@ -118,9 +119,10 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
         opened = open_streams(name, pipeline, project_dir, previous, clock.run_id, options)
         before = state.streams(previous, pipeline.target.table or name)
         namespace = pipeline.target.namespace
+        layout = Layout(pipeline.mode, pipeline.partition_by.column if pipeline.partition_by else None)
         if isinstance(opened, Interleaved):
             with bucket.staging_dir(clock.run_id) as staging:
-                staged = stage_interleaved(opened, namespace, staging, clock, progress, pipeline.mode)
+                staged = stage_interleaved(opened, namespace, staging, clock, progress, layout)
                 tap_state = opened.source_state()
                 unchanged = tap_state == (previous.bookmarks.singer if previous else None)
                 if unchanged and all(
@@ -133,7 +135,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
             if not work:
                 return publish.no_new_data(bucket, name, clock)
             with bucket.staging_dir(clock.run_id) as staging:
-                staged = [stage(stream, namespace, staging, clock, progress, pipeline.mode) for stream in work]
+                staged = [stage(stream, namespace, staging, clock, progress, layout) for stream in work]
                 if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
                     return publish.no_new_data(bucket, name, clock)  # a database with no new rows
                 return publish.commit(bucket, name, clock, staged, previous)
@@ -176,11 +178,10 @@ def stage(
     staging: Path,
     clock: publish.Clock,
     progress: Progress,
-    mode: WriteMode = "append",
+    layout: Layout = Layout(),
 ) -> publish.StagedTable:
     """Read a stream whole into Parquet files in the staging folder."""
     location = f"raw/{namespace}/{stream.name}"
-    partition = {"dt": clock.started.strftime("%Y-%m-%d")}
     (staging / stream.name).mkdir()
     writer = PartitionedWriter(staging / stream.name, location, clock.run_id, evolve=stream.evolving_columns)
     checked = None
@@ -190,7 +191,8 @@ def stage(
             if batch.schema is not checked:
                 check_columns(batch.schema, stream.origin())
                 checked = batch.schema
-            writer.write(batch, partition, stream.origin())
+            for partition, rows in layout.split(batch, clock.started, stream.origin()):
+                writer.write(rows, partition, stream.origin())
             progress.on_rows(batch.num_rows)
         files = writer.close()
     except BaseException:
@@ -203,7 +205,7 @@ def stage(
         schema=writer.schema if files else None,
         bookmark=stream.bookmark(),
         primary_key=stream.primary_key,
-        mode=mode,
+        mode=layout.mode,
     )
 
 
@@ -213,10 +215,9 @@ def stage_interleaved(
     staging: Path,
     clock: publish.Clock,
     progress: Progress,
-    mode: WriteMode = "append",
+    layout: Layout = Layout(),
 ) -> list[publish.StagedTable]:
     """Read a source whose streams come mixed, each stream into its own table's files."""
-    partition = {"dt": clock.started.strftime("%Y-%m-%d")}
     writers: dict[str, PartitionedWriter] = {}
     checked: dict[str, object] = {}
     try:
@@ -231,7 +232,9 @@ def stage_interleaved(
             if checked.get(stream) is not batch.schema:
                 check_columns(batch.schema, f"{source.origin()} stream {stream}")
                 checked[stream] = batch.schema
-            writer.write(batch, partition, f"{source.origin()} stream {stream}")
+            origin = f"{source.origin()} stream {stream}"
+            for partition, rows in layout.split(batch, clock.started, origin):
+                writer.write(rows, partition, origin)
             progress.on_rows(batch.num_rows)
         files = {stream: writer.close() for stream, writer in writers.items()}
     except BaseException:
@@ -247,7 +250,7 @@ def stage_interleaved(
             schema=writers[stream].schema if files.get(stream) else None,
             bookmark=bookmarks.get(stream, StreamBookmark()),
             primary_key=source.primary_keys.get(stream),
-            mode=mode,
+            mode=layout.mode,
         )
         for stream in sorted(set(files) | set(bookmarks))
     ]
