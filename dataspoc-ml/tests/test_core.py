@@ -46,6 +46,20 @@ def test_reads_only_the_files_the_manifest_lists(bucket):
     assert [b.num_rows for b in batches] == [200, 200]
 
 
+def test_a_null_partition_value_reads_as_null(bucket, local_bucket):
+    import json
+    from pathlib import Path
+
+    manifest_path = Path(local_bucket) / ".dataspoc" / "manifest.json"
+    document = json.loads(manifest_path.read_text())
+    [table] = [t for t in document["tables"] if t["location"] == "raw/crm/customers"]
+    table["partitions"][-1]["values"]["dt"] = "__HIVE_DEFAULT_PARTITION__"  # rows whose dt was NULL
+    manifest_path.write_text(json.dumps(document))
+    table = catalog.resolve(catalog.load(bucket), "raw.crm.customers", bucket)
+    data = datasets.read_table(bucket, table)
+    assert data.num_rows == 400 and data.column("dt").null_count == 200
+
+
 def test_feature_encoding(bucket):
     table = catalog.resolve(catalog.load(bucket), "raw.crm.customers", bucket)
     data = datasets.read_table(bucket, table)

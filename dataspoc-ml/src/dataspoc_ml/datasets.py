@@ -72,13 +72,18 @@ def _partition_type(table: Table, column: str) -> pa.DataType:
     return pa.string()
 
 
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
 def _with_partition_values(batch: pa.RecordBatch, partition: Partition, table: Table) -> pa.RecordBatch:
     import pyarrow as pa
 
     for column, value in partition.values.items():
         if column not in batch.schema.names:
             wanted = _partition_type(table, column)
-            array = pa.array([value] * batch.num_rows, type=pa.string())
+            # the contract's (and Hive's) name for a NULL partition value
+            shown = None if value == NULL_PARTITION else value
+            array = pa.array([shown] * batch.num_rows, type=pa.string())
             if wanted != pa.string():
                 try:
                     array = array.cast(wanted)
