@@ -162,3 +162,78 @@ def test_a_partition_column_that_is_not_a_date_is_named(pipe, tmp_path):
         and "partition column 'at' is string" in result.stderr
         and "source.columns" in result.stderr
     )
+
+
+def test_merge_keeps_the_latest_row_per_key_across_three_runs(pipe, tmp_path, bucket_url):
+    db = sqlite3.connect(tmp_path / "app.db")
+    db.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, plan TEXT, updated_at INTEGER)")
+    db.executemany("INSERT INTO accounts VALUES (?, ?, ?)", [(1, "free", 1), (2, "free", 2), (3, "pro", 3)])
+    db.commit()
+    write_project(
+        tmp_path,
+        {
+            "accounts": {
+                "source": {"kind": "sqlite", "path": "app.db", "cursor": "updated_at"},
+                "target": {"namespace": "app"},
+                "mode": "merge",
+            }
+        },
+        bucket=bucket_url,
+    )
+
+    def current():
+        return sorted((r["id"], r["plan"]) for r in table_rows(bucket_url, "raw/app/accounts"))
+
+    assert pipe("run", "accounts").code == ExitCode.OK
+    db.execute("UPDATE accounts SET plan = 'pro', updated_at = 4 WHERE id = 2")
+    db.execute("INSERT INTO accounts VALUES (4, 'free', 5)")
+    db.commit()
+    second = pipe("run", "accounts", "--json")
+    assert second.code == ExitCode.OK, second.stderr
+    assert second.json()[0]["tables"][0]["mode"] == "merge"
+    assert current() == [(1, "free"), (2, "pro"), (3, "pro"), (4, "free")]
+    db.execute("UPDATE accounts SET plan = 'team', updated_at = 6 WHERE id IN (2, 3)")
+    db.commit()
+    assert pipe("run", "accounts").code == ExitCode.OK
+    assert current() == [(1, "free"), (2, "team"), (3, "team"), (4, "free")]
+    table = table_of(bucket_url)
+    assert table["row_count"] == 4 and table["primary_key"] == ["id"] and len(table["replaced"]) >= 2
+    assert pipe("run", "accounts", "--json").json()[0]["status"] == "no_new_data"
+
+
+def test_merge_on_a_declared_key_with_an_ordering_column(pipe, tmp_path):
+    (tmp_path / "data").mkdir()
+    rows = [
+        {"sku": "a", "price": 1, "seen": 2},
+        {"sku": "a", "price": 9, "seen": 1},
+        {"sku": None, "price": 5, "seen": 1},
+    ]
+    (tmp_path / "data" / "p1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_project(
+        tmp_path,
+        {
+            "prices": {
+                "source": {"kind": "jsonl", "path": "data/*.jsonl"},
+                "target": {"namespace": "shop"},
+                "mode": "merge",
+                "merge": {"key": ["sku"], "order_by": "seen"},
+            }
+        },
+    )
+    assert pipe("run", "prices").code == ExitCode.OK
+    got = sorted(((r["sku"] or ""), r["price"]) for r in table_rows(str(tmp_path / "bucket"), "raw/shop/prices"))
+    assert got == [("", 5), ("a", 1)]  # the greatest `seen` wins; a NULL key is kept as it is
+
+    write_project(
+        tmp_path,
+        {
+            "prices": {
+                "source": {"kind": "jsonl", "path": "data/*.jsonl"},
+                "target": {"namespace": "shop"},
+                "mode": "merge",
+            }
+        },
+    )
+    (tmp_path / "data" / "p2.jsonl").write_text('{"sku": "b", "price": 2, "seen": 3}\n')
+    no_key = pipe("run", "prices")
+    assert no_key.code == ExitCode.USAGE and "merge needs a key" in no_key.stderr

@@ -110,7 +110,7 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
     known_paths = {f.get("path") for p in partitions.values() for f in p["files"]}
     replaced = list(entry.get("replaced", []))
     applied = any(f.path in known_paths for f in run.logged.files)  # a re-applied run changes nothing
-    if run.logged.mode in ("overwrite", "overwrite_partitions") and not applied:
+    if run.logged.mode in ("overwrite", "overwrite_partitions", "merge") and not applied:
         stamp = at.isoformat().replace("+00:00", "Z")
         produced = {_values_key(f.partition) for f in run.logged.files}
         for key in sorted(partitions):

@@ -42,11 +42,17 @@ class PartitionBy(Strict):
     column: Annotated[str, Field(min_length=1, description="A date or timestamp column: its UTC date is dt.")]
 
 
+class MergeSettings(Strict):
+    key: Annotated[list[str], Field(min_length=1)] | None = None  # default: the source's primary key
+    order_by: str | None = None  # the greatest value wins; default: the latest arrival
+
+
 class Pipeline(Strict):
     source: dict[str, Any]  # as written, ${VAR} and all; source_config() resolves and validates it
     target: Target
     # overwrite: each run's rows replace the table's; overwrite_partitions: only the partitions it writes
-    mode: Literal["append", "overwrite", "overwrite_partitions"] = "append"
+    mode: Literal["append", "overwrite", "overwrite_partitions", "merge"] = "append"
+    merge: MergeSettings | None = None  # mode: merge: the key and which row wins
     partition_by: PartitionBy | None = None  # default: dt is the extraction date (UTC)
     schedule: str | None = None  # a cron line, kept for the reader: cron (or any scheduler) runs `run`
 

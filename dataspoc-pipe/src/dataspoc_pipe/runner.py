@@ -129,6 +129,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                     not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged
                 ):
                     return publish.no_new_data(bucket, name, clock)
+                staged = _merged(bucket, pipeline, staged, clock, staging)
                 return publish.commit(bucket, name, clock, staged, previous, singer=tap_state)
         try:
             work = [s for s in opened if s.plan()]
@@ -138,6 +139,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 staged = [stage(stream, namespace, staging, clock, progress, layout) for stream in work]
                 if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
                     return publish.no_new_data(bucket, name, clock)  # a database with no new rows
+                staged = _merged(bucket, pipeline, staged, clock, staging)
                 return publish.commit(bucket, name, clock, staged, previous)
         finally:
             for stream in opened:
@@ -207,6 +209,22 @@ def stage(
         primary_key=stream.primary_key,
         mode=layout.mode,
     )
+
+
+def _merged(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path) -> list:
+    """In merge mode, each table with new rows becomes the merge of its rows and the new ones."""
+    if pipeline.mode != "merge":
+        return staged
+    from dataspoc_pipe import merge
+
+    manifest = catalog.load(bucket)
+    settings = pipeline.merge or config.MergeSettings()
+    return [
+        merge.merged(bucket, t, manifest.find(t.location), settings.key, settings.order_by, clock.run_id, staging)
+        if t.files
+        else t
+        for t in staged
+    ]
 
 
 def stage_interleaved(

@@ -164,7 +164,7 @@ class LoggedFile(Doc):
     partition: dict[str, str]
 
 
-WriteMode = Literal["append", "overwrite", "overwrite_partitions"]
+WriteMode = Literal["append", "overwrite", "overwrite_partitions", "merge"]
 
 
 class LoggedTable(Doc):
