@@ -162,7 +162,7 @@ def table_rows(bucket_url: str, location: str) -> list[dict]:
     [table] = [t for t in manifest["tables"] if t["location"] == location]
     fs, root = bucket_fs(bucket_url)
     parts = [pq.read_table(fs.open(f"{root}/{f['path']}", "rb")) for p in table["partitions"] for f in p["files"]]
-    return pa.concat_tables(parts, promote_options="default").to_pylist()
+    return pa.concat_tables(parts, promote_options="permissive").to_pylist()
 
 
 def _postgres_bin() -> Path:

@@ -237,3 +237,36 @@ def test_merge_on_a_declared_key_with_an_ordering_column(pipe, tmp_path):
     (tmp_path / "data" / "p2.jsonl").write_text('{"sku": "b", "price": 2, "seen": 3}\n')
     no_key = pipe("run", "prices")
     assert no_key.code == ExitCode.USAGE and "merge needs a key" in no_key.stderr
+
+
+def test_schema_evolution_between_runs(pipe, tmp_path):
+    from conftest import one_csv_pipeline
+
+    one_csv_pipeline(tmp_path, {"a.csv": "id,amount\n1,10\n"})
+    assert pipe("run", "orders").code == ExitCode.OK
+    (tmp_path / "data" / "b.csv").write_text("id,amount,note\n2,10.5,x\n")  # widened and a new column
+    assert pipe("run", "orders").code == ExitCode.OK
+    table = table_of(str(tmp_path / "bucket"))
+    assert [v["change"] for v in table["schema_history"]] == ["created", "changed"]
+    assert {c["name"]: c["type"] for c in table["columns"]}["amount"] == "double"
+    rows = sorted(table_rows(str(tmp_path / "bucket"), "raw/shop/orders"), key=lambda r: r["id"])
+    assert rows == [{"id": 1, "amount": 10.0, "note": None}, {"id": 2, "amount": 10.5, "note": "x"}]
+
+    (tmp_path / "data" / "c.csv").write_text("id,amount,note\n3,unknown,y\n")  # a number becoming text
+    refused = pipe("run", "orders")
+    assert refused.code == ExitCode.DATA
+    assert "column 'amount' was double and is now string" in refused.stderr and "source.columns" in refused.stderr
+
+    (tmp_path / "data" / "c.csv").unlink()
+    (tmp_path / "data" / "d.csv").write_text("id,note\n4,z\n")  # columns may go missing: NULL in this file
+    assert pipe("run", "orders").code == ExitCode.OK
+
+    import yaml
+
+    project = tmp_path / "dataspoc-pipe.yaml"
+    document = yaml.safe_load(project.read_text())
+    document["pipelines"]["orders"]["on_schema_change"] = "fail"
+    project.write_text(yaml.safe_dump(document))
+    (tmp_path / "data" / "e.csv").write_text("id,amount,note\n5,6,w\n")  # int64 where double: refused too
+    strict = pipe("run", "orders")
+    assert strict.code == ExitCode.DATA and "column 'amount' was double and is now int64" in strict.stderr

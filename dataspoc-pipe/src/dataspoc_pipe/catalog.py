@@ -46,6 +46,26 @@ def columns_of(schema, partition_columns: list[str]) -> list[Column]:
     return columns
 
 
+def _union(old: list[Column], new: list[Column]) -> list[Column]:
+    """The columns of a table whose files differ: every column of either, in first-seen order,
+    with the wider type of the two (the newer when they are not ordered), partition columns last."""
+    from dataspoc_pipe.evolution import widens
+
+    newer = {c.name: c for c in new}
+    merged: list[Column] = []
+    for column in old:
+        if column.name in newer:
+            other = newer[column.name]
+            wider = column if (widens(other.type, column.type) and not widens(column.type, other.type)) else other
+            merged.append(wider.model_copy(update={"nullable": column.nullable or other.nullable}))
+        else:
+            merged.append(column.model_copy(update={"nullable": True}))
+    seen = {c.name for c in merged}
+    merged += [c.model_copy(update={"nullable": True}) for c in new if c.name not in seen]
+    partition = [c for c in merged if c.name == "dt"]
+    return [c for c in merged if c.name != "dt"] + partition
+
+
 def _change(old: list[Column], new: list[Column]) -> SchemaChange | None:
     if old == new:
         return None
@@ -137,6 +157,12 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
     new_columns = run.columns if (run.columns is not None and run.logged.files) else old_columns
     if new_columns is None:
         new_columns = run.columns or []
+    if (
+        old_columns is not None
+        and run.logged.mode in (None, "append", "overwrite_partitions")
+        and new_columns is not old_columns
+    ):
+        new_columns = _union(old_columns, new_columns)
     dumped = [c.model_dump(mode="json") for c in new_columns]
     if old_columns is None:
         history.append({"version": 1, "run_id": run_id, "at": stamp, "change": "created", "columns": dumped})

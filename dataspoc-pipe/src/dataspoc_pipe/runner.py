@@ -129,7 +129,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                     not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged
                 ):
                     return publish.no_new_data(bucket, name, clock)
-                staged = _merged(bucket, pipeline, staged, clock, staging)
+                staged = _before_commit(bucket, pipeline, staged, clock, staging)
                 return publish.commit(bucket, name, clock, staged, previous, singer=tap_state)
         try:
             work = [s for s in opened if s.plan()]
@@ -139,7 +139,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 staged = [stage(stream, namespace, staging, clock, progress, layout) for stream in work]
                 if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
                     return publish.no_new_data(bucket, name, clock)  # a database with no new rows
-                staged = _merged(bucket, pipeline, staged, clock, staging)
+                staged = _before_commit(bucket, pipeline, staged, clock, staging)
                 return publish.commit(bucket, name, clock, staged, previous)
         finally:
             for stream in opened:
@@ -211,13 +211,19 @@ def stage(
     )
 
 
-def _merged(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path) -> list:
-    """In merge mode, each table with new rows becomes the merge of its rows and the new ones."""
+def _before_commit(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path) -> list:
+    """Check each table's new columns against its current ones (evolution.py); in merge mode,
+    each table with new rows becomes the merge of its rows and the new ones."""
+    from dataspoc_pipe import evolution
+
+    manifest = catalog.load(bucket)
+    for table in staged:
+        if table.files:
+            evolution.check(manifest.find(table.location), table.schema, pipeline.on_schema_change)
     if pipeline.mode != "merge":
         return staged
     from dataspoc_pipe import merge
 
-    manifest = catalog.load(bucket)
     settings = pipeline.merge or config.MergeSettings()
     return [
         merge.merged(bucket, t, manifest.find(t.location), settings.key, settings.order_by, clock.run_id, staging)
