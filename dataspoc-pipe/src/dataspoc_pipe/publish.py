@@ -9,6 +9,8 @@ is never lost nor counted twice.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +23,16 @@ from dataspoc_pipe.errors import PipeError
 from dataspoc_pipe.writer import WrittenFile
 
 PARTITION_BY = ["dt"]
+
+
+FAILPOINT_ENV = "DATASPOC_FAILPOINT"
+
+
+def failpoint(name: str) -> None:
+    """Crash trials: with DATASPOC_FAILPOINT=<name> the process kills itself (SIGKILL) here, as a
+    power cut would, so tests can prove every step of the commit leaves a readable bucket."""
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -73,13 +85,16 @@ def commit(
     for table in staged:  # 1. data
         for f in table.files:
             bucket.publish_file(f.local_path, f.rel_path)
+    failpoint("after-data")
     bookmarks = {table.name: table.bookmark for table in staged}
     with_rows = [table for table in staged if table.files]  # a stream with no new rows changes no table
     logged = [table.logged() for table in with_rows]
     log = runlog.build(clock.run_id, pipeline, "success", clock.started, clock.elapsed(), logged)
     runlog.save(bucket, log)  # 2. run log
+    failpoint("after-log")
     state.save(bucket, state.advanced(previous, pipeline, clock.run_id, bookmarks, **extra))  # 3. state
     clock.committed = True
+    failpoint("after-state")
     runs = [
         catalog.TableRun(
             layer="raw",
