@@ -257,3 +257,18 @@ def test_list_remove_and_validate(pipe, tmp_path, closed_port):
     assert [p["pipeline"] for p in pipe("list", "--json").json()] == ["api", "orders"]
     gone = pipe("remove", "db")
     assert gone.code == ExitCode.USAGE and "no pipeline 'db'" in gone.stderr
+
+
+def test_runs_that_find_nothing_write_no_log_file(pipe, tmp_path):
+    one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
+    assert pipe("run", "orders").code == ExitCode.OK
+    last = None
+    for _ in range(4):  # cron ticks with nothing new
+        last = pipe("run", "orders", "--json").json()[0]
+        assert last["status"] == "no_new_data"
+    logs = list((tmp_path / "bucket" / ".dataspoc" / "logs" / "orders").glob("*.json"))
+    assert len(logs) == 1  # the success only
+    [row] = pipe("status", "--json").json()
+    assert row["last_run"]["run_id"] == last["run_id"] and row["last_run"]["status"] == "no_new_data"
+    runs = pipe("logs", "orders", "--json").json()
+    assert [r["status"] for r in runs] == ["no_new_data", "success"]

@@ -18,7 +18,16 @@ from typing import Any
 
 from dataspoc_pipe import catalog, diagnostics, runlog, state
 from dataspoc_pipe.bucket import Bucket
-from dataspoc_pipe.contract.models import LoggedFile, LoggedTable, RunError, RunLog, State, StreamBookmark, WriteMode
+from dataspoc_pipe.contract.models import (
+    LastCheck,
+    LoggedFile,
+    LoggedTable,
+    RunError,
+    RunLog,
+    State,
+    StreamBookmark,
+    WriteMode,
+)
 from dataspoc_pipe.errors import PipeError
 from dataspoc_pipe.writer import WrittenFile
 
@@ -114,9 +123,17 @@ def commit(
     return log
 
 
-def no_new_data(bucket: Bucket, pipeline: str, clock: Clock) -> RunLog:
+def no_new_data(bucket: Bucket, pipeline: str, clock: Clock, previous: State | None) -> RunLog:
+    """A run that found nothing: noted in the state's `last_check` (a pipeline checked every few
+    minutes would otherwise fill its log folder); a pipeline with no state yet gets a log."""
     log = runlog.build(clock.run_id, pipeline, "no_new_data", clock.started, clock.elapsed(), [])
-    runlog.save(bucket, log)
+    if previous is None:
+        runlog.save(bucket, log)
+    else:
+        check = LastCheck(
+            run_id=log.run_id, at=log.finished_at, status="no_new_data", duration_seconds=log.duration_seconds
+        )
+        state.save(bucket, previous.model_copy(update={"last_check": check}))
     return log
 
 

@@ -30,8 +30,12 @@ def status(bucket: Bucket, project: Project) -> list[dict[str, Any]]:
     for name, pipeline in sorted(project.pipelines.items()):
         ids = runlog.run_ids(bucket, name)
         last = runlog.load(bucket, name, ids[-1]) if ids else None
+        saved = state.load(bucket, name)
+        last_run = _summary(last) if last else None
+        if saved and saved.last_check and (last_run is None or saved.last_check.run_id > last_run["run_id"]):
+            last_run = _check_summary(saved.last_check)
         one_table = pipeline.target.table or name
-        streams = sorted(state.streams(state.load(bucket, name), one_table)) or [one_table]
+        streams = sorted(state.streams(saved, one_table)) or [one_table]
         locations = [f"raw/{pipeline.target.namespace}/{stream}" for stream in streams]
         tables = [t for t in (manifest.find(location) for location in locations) if t is not None]
         rows.append(
@@ -41,16 +45,35 @@ def status(bucket: Bucket, project: Project) -> list[dict[str, Any]]:
                 "tables": locations,
                 "table": ", ".join(locations),
                 "table_rows": sum(t.row_count for t in tables),
-                "last_run": _summary(last) if last else None,
+                "last_run": last_run,
             }
         )
     return rows
 
 
 def recent_logs(bucket: Bucket, pipeline: str, limit: int) -> list[dict[str, Any]]:
+    """The recent runs, newest first; the last run that found nothing new (kept in the state,
+    not as a log) leads when it is the newest."""
     ids = runlog.run_ids(bucket, pipeline)[-limit:]
     logs = [runlog.load(bucket, pipeline, run_id) for run_id in reversed(ids)]
-    return [_summary(log) for log in logs if log is not None]
+    runs = [_summary(log) for log in logs if log is not None]
+    saved = state.load(bucket, pipeline)
+    if saved and saved.last_check and (not runs or saved.last_check.run_id > runs[0]["run_id"]):
+        runs = [_check_summary(saved.last_check), *runs][:limit]
+    return runs
+
+
+def _check_summary(check) -> dict[str, Any]:
+    return {
+        "run_id": check.run_id,
+        "status": check.status,
+        "started_at": check.at.isoformat(),
+        "duration_seconds": check.duration_seconds or 0.0,
+        "rows_written": 0,
+        "files_written": 0,
+        "bytes_written": 0,
+        "error": None,
+    }
 
 
 def one_log(bucket: Bucket, pipeline: str, run_id: str) -> dict[str, Any]:

@@ -128,17 +128,17 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 if unchanged and all(
                     not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged
                 ):
-                    return publish.no_new_data(bucket, name, clock)
+                    return publish.no_new_data(bucket, name, clock, previous)
                 staged = _before_commit(bucket, pipeline, staged, clock, staging)
                 return publish.commit(bucket, name, clock, staged, previous, singer=tap_state)
         try:
             work = [s for s in opened if s.plan()]
             if not work:
-                return publish.no_new_data(bucket, name, clock)
+                return publish.no_new_data(bucket, name, clock, previous)
             with bucket.staging_dir(clock.run_id) as staging:
                 staged = [stage(stream, namespace, staging, clock, progress, layout) for stream in work]
                 if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
-                    return publish.no_new_data(bucket, name, clock)  # a database with no new rows
+                    return publish.no_new_data(bucket, name, clock, previous)  # a database with no new rows
                 staged = _before_commit(bucket, pipeline, staged, clock, staging)
                 return publish.commit(bucket, name, clock, staged, previous)
         finally:

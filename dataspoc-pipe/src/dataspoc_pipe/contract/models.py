@@ -150,11 +150,19 @@ class Bookmarks(Doc):
     singer: dict[str, Any] | None = None
 
 
+class LastCheck(Doc):
+    run_id: RunId
+    at: AwareDatetime
+    status: Literal["no_new_data"]
+    duration_seconds: Annotated[float, Field(ge=0)] | None = None
+
+
 class State(Versioned):
     pipeline: Name
     updated_at: AwareDatetime
     last_run_id: RunId
     bookmarks: Bookmarks
+    last_check: LastCheck | None = None
 
 
 class LoggedFile(Doc):
