@@ -331,7 +331,7 @@ def status(as_json: JsonOpt = False, project: ProjectOpt = None, bucket: BucketO
 def logs(
     name: Annotated[str, typer.Argument(help="Pipeline name.")],
     run_id: Annotated[str | None, typer.Option("--run", help="Show one run's whole log.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many recent runs to list.")] = 20,
+    limit: Annotated[int, typer.Option("--last", "--limit", "-n", min=1, help="How many recent runs to list.")] = 20,
     as_json: JsonOpt = False,
     project: ProjectOpt = None,
     bucket: BucketOpt = None,
