@@ -48,3 +48,28 @@ def test_a_killed_commit_leaves_the_old_table_or_the_new_one(pipe, tmp_path, mod
     assert visible(tmp_path) == expected
     assert pipe("run", "accounts").code == ExitCode.OK
     assert visible(tmp_path) == expected  # and it stays converged
+
+
+def test_a_run_killed_after_its_log_is_logged_as_cut_short(pipe, tmp_path):
+    accounts(tmp_path, [(1, "free", 1)], "append")
+    assert pipe("run", "accounts", env={"DATASPOC_FAILPOINT": "after-log"}).code == -signal.SIGKILL
+    assert pipe("run", "accounts").code == ExitCode.OK
+    runs = pipe("logs", "accounts", "--json").json()
+    assert [r["status"] for r in runs] == ["success", "failed"] and "cut short" not in (runs[0]["error"] or "")
+    assert "before its state" in runs[1]["error"]
+    assert visible(tmp_path) == [(1, "free")]
+
+
+def test_a_recovered_run_lists_every_column_its_files_have(pipe, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").write_text('{"id": 1}\n')
+    (tmp_path / "data" / "b.jsonl").write_text('{"id": 2, "note": "x"}\n')
+    write_project(
+        tmp_path, {"ev": {"source": {"kind": "jsonl", "path": "data/*.jsonl"}, "target": {"namespace": "web"}}}
+    )
+    import json
+
+    assert pipe("run", "ev", env={"DATASPOC_FAILPOINT": "after-state"}).code == -signal.SIGKILL
+    assert pipe("run", "ev").code == ExitCode.OK
+    manifest = json.loads((tmp_path / "bucket" / ".dataspoc" / "manifest.json").read_text())
+    assert [c["name"] for c in manifest["tables"][0]["columns"]] == ["id", "note", "dt"]

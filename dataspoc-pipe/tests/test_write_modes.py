@@ -270,3 +270,60 @@ def test_schema_evolution_between_runs(pipe, tmp_path):
     (tmp_path / "data" / "e.csv").write_text("id,amount,note\n5,6,w\n")  # int64 where double: refused too
     strict = pipe("run", "orders")
     assert strict.code == ExitCode.DATA and "column 'amount' was double and is now int64" in strict.stderr
+
+
+def test_overwrite_refuses_a_cursor_and_merge_handles_nulls_and_widening(pipe, tmp_path):
+    db = sqlite3.connect(tmp_path / "app.db")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    db.commit()
+    write_project(
+        tmp_path,
+        {
+            "t": {
+                "source": {"kind": "sqlite", "path": "app.db", "cursor": "id"},
+                "target": {"namespace": "app"},
+                "mode": "overwrite_partitions",
+            }
+        },
+    )
+    refused = pipe("run", "t")
+    assert refused.code == ExitCode.USAGE and "reads only new rows" in refused.stderr
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "p1.jsonl").write_text('{"sku": "a", "price": 1, "seen": 5}\n')
+    (tmp_path / "data" / "p2.jsonl").write_text(
+        '{"sku": "a", "price": 2.5, "seen": null}\n{"sku": "b", "price": 3.5, "seen": 1}\n'
+    )
+    write_project(
+        tmp_path,
+        {
+            "prices": {
+                "source": {"kind": "jsonl", "path": "data/*.jsonl"},
+                "target": {"namespace": "shop"},
+                "mode": "merge",
+                "merge": {"key": ["sku"], "order_by": "seen"},
+            }
+        },
+    )
+    result = pipe("run", "prices")
+    assert result.code == ExitCode.OK, result.stderr  # int then double prices: widened, not a crash
+    got = sorted((r["sku"], r["price"]) for r in table_rows(str(tmp_path / "bucket"), "raw/shop/prices"))
+    assert got == [("a", 1.0), ("b", 3.5)]  # a NULL `seen` never wins
+
+
+def test_a_column_that_is_null_in_a_whole_run_is_no_type_change(pipe, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").write_text('{"id": 1, "coupon": "X"}\n')
+    write_project(
+        tmp_path,
+        {
+            "o": {
+                "source": {"kind": "jsonl", "path": "data/*.jsonl"},
+                "target": {"namespace": "shop"},
+                "on_schema_change": "fail",
+            }
+        },
+    )
+    assert pipe("run", "o").code == ExitCode.OK
+    (tmp_path / "data" / "b.jsonl").write_text('{"id": 2, "coupon": null}\n')
+    assert pipe("run", "o").code == ExitCode.OK

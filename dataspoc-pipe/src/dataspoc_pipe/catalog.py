@@ -131,7 +131,9 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
     replaced = list(entry.get("replaced", []))
     applied = any(f.path in known_paths for f in run.logged.files)  # a re-applied run changes nothing
     if run.logged.mode in ("overwrite", "overwrite_partitions", "merge") and not applied:
-        stamp = at.isoformat().replace("+00:00", "Z")
+        # when the files leave the manifest (now, also when a crashed run is finished later):
+        # vacuum's retention counts from here
+        stamp = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
         produced = {_values_key(f.partition) for f in run.logged.files}
         for key in sorted(partitions):
             if run.logged.mode == "overwrite_partitions" and key not in produced:

@@ -49,7 +49,7 @@ def merged(
     for f in table.files:
         data = pq.read_table(f.local_path)
         parts.append(data.append_column(PART, pa.array([f.partition.get("dt")] * data.num_rows, pa.string())))
-    combined = pa.concat_tables(parts, promote_options="default")
+    combined = pa.concat_tables(parts, promote_options="permissive")  # widened columns (int, then double)
     combined = combined.append_column(SEQ, pa.array(range(combined.num_rows), pa.int64()))
     missing = [c for c in [*key, *([order_by] if order_by else [])] if c not in combined.column_names]
     if missing:
@@ -61,11 +61,12 @@ def merged(
     keyless = combined.filter(has_null)
     keyed = combined.filter(pc.invert(has_null))
     order = [(c, "ascending") for c in key] + ([(order_by, "ascending")] if order_by else []) + [(SEQ, "ascending")]
-    ranked = keyed.sort_by(order)
+    # NULLs first: a row whose order_by is NULL never beats one that has a value
+    ranked = keyed.take(pc.sort_indices(keyed, sort_keys=order, null_placement="at_start"))
     ranked = ranked.append_column("__dataspoc_pos", pa.array(range(ranked.num_rows), pa.int64()))
     winners = ranked.group_by(key, use_threads=False).aggregate([("__dataspoc_pos", "max")])
     kept = ranked.take(winners.column("__dataspoc_pos_max")).drop_columns(["__dataspoc_pos"])
-    result = pa.concat_tables([kept, keyless], promote_options="default").sort_by([(SEQ, "ascending")])
+    result = pa.concat_tables([kept, keyless], promote_options="permissive").sort_by([(SEQ, "ascending")])
 
     folder = staging / f"{table.name}-merged"
     folder.mkdir()

@@ -142,6 +142,7 @@ def recover(bucket: Bucket, pipeline: str, previous: State | None) -> list[str]:
 
     Returns the locations repaired.
     """
+    _cut_short(bucket, pipeline, previous)
     if previous is None:
         return []
     log = runlog.load(bucket, pipeline, previous.last_run_id)
@@ -171,13 +172,34 @@ def recover(bucket: Bucket, pipeline: str, previous: State | None) -> list[str]:
 
 
 def _columns_from_files(bucket: Bucket, logged: LoggedTable):
+    """The columns of every file of the run, unified (a run may widen its table midway)."""
     if not logged.files:
         return None
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with bucket.fs.open(bucket.full(logged.files[0].path), "rb") as handle:
-        schema = pq.read_schema(handle)
-    return catalog.columns_of(schema, PARTITION_BY)
+    schemas = []
+    for f in logged.files:
+        with bucket.fs.open(bucket.full(f.path), "rb") as handle:
+            schemas.append(pq.read_schema(handle))
+    return catalog.columns_of(pa.unify_schemas(schemas, promote_options="permissive"), PARTITION_BY)
+
+
+def _cut_short(bucket: Bucket, pipeline: str, previous: State | None) -> None:
+    """A success log newer than the state is a run cut short between its log and its state:
+    nothing of it was published and the next run reads its rows again. Its log says so."""
+    ids = runlog.run_ids(bucket, pipeline)
+    newest = ids[-1] if ids else None
+    if newest is None or (previous is not None and newest <= previous.last_run_id):
+        return
+    log = runlog.load(bucket, pipeline, newest)
+    if log is None or log.status != "success":
+        return
+    error = RunError(
+        kind="CutShort",
+        message="the run stopped after its log, before its state: nothing was published; the next run read its rows again",
+    )
+    runlog.save(bucket, log.model_copy(update={"status": "failed", "error": error}))
 
 
 def record_failure(bucket: Bucket, pipeline: str, clock: Clock, exc: BaseException) -> None:

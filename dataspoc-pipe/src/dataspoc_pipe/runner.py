@@ -20,9 +20,9 @@ from dataspoc_pipe import catalog, config, publish, runlog, sources, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
 from dataspoc_pipe.contract import run_lock_path
-from dataspoc_pipe.contract.models import RunLog, StreamBookmark
+from dataspoc_pipe.contract.models import RunLog, StreamBookmark, WriteMode
 from dataspoc_pipe.diagnostics import scrub
-from dataspoc_pipe.errors import LockTimeout, PipeError, PipelineBusy, SourceError
+from dataspoc_pipe.errors import LockTimeout, PipelineBusy, SourceError, UsageError
 from dataspoc_pipe.partitions import Layout
 from dataspoc_pipe.sources.base import Context, Interleaved, Stream
 from dataspoc_pipe.writer import PartitionedWriter
@@ -119,7 +119,15 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
         opened = open_streams(name, pipeline, project_dir, previous, clock.run_id, options)
         before = state.streams(previous, pipeline.target.table or name)
         namespace = pipeline.target.namespace
-        layout = Layout(pipeline.mode, pipeline.partition_by.column if pipeline.partition_by else None)
+        mode: WriteMode = "append" if options.window is not None else pipeline.mode  # a backfill adds rows
+        layout = Layout(mode, pipeline.partition_by.column if pipeline.partition_by else None)
+        if mode in ("overwrite", "overwrite_partitions") and not isinstance(opened, Interleaved):
+            partial = [s.name for s in opened if s.incremental]
+            if partial:
+                raise UsageError(
+                    f"pipeline '{name}': mode {mode} replaces data with what a run reads, but stream "
+                    f"'{partial[0]}' reads only new rows (a cursor); remove source.cursor, or use mode: merge or append"
+                )
         if isinstance(opened, Interleaved):
             with bucket.staging_dir(clock.run_id) as staging:
                 staged = stage_interleaved(opened, namespace, staging, clock, progress, layout)
@@ -144,7 +152,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
         finally:
             for stream in opened:
                 stream.close()
-    except PipeError as exc:
+    except Exception as exc:
         publish.record_failure(bucket, name, clock, exc)
         raise
     except KeyboardInterrupt:

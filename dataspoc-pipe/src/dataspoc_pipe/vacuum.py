@@ -2,9 +2,9 @@
 
 Files a later run replaced (a table's `replaced` list) stay in the bucket for the retention, so
 a reader that mounted the previous manifest a moment earlier still finds every file it planned
-on. Past it, they leave the manifest first (under its lock), then the bucket: a crash in
-between leaves files no manifest lists, which a later vacuum finds again. Only Pipe's own
-layers (raw, curated) are touched.
+on. Past it, they leave the bucket first, then the manifest's list (under its lock): a crash in
+between leaves entries whose files are gone, which the next vacuum removes (deleting a missing
+file is not an error). Only Pipe's own layers (raw, curated) are touched.
 """
 
 from __future__ import annotations
@@ -57,39 +57,43 @@ def vacuum(bucket: Bucket, keep: timedelta, dry_run: bool = False, now: datetime
         at = datetime.fromisoformat(str(entry.get("replaced_at", "")).replace("Z", "+00:00"))
         return now - at >= keep
 
-    if dry_run:
-        document = catalog.read_document(bucket)
-        _sort(document, expired, report)
+    document = catalog.read_document(bucket)
+    _sort(document, expired, report)
+    if dry_run or not report.deleted:
         return report
+    for item in report.deleted:  # no reader reads a replaced file; a crash here is mended next time
+        bucket.delete(item["path"])
+    gone = {item["path"] for item in report.deleted}
     with bucket.lock(MANIFEST_LOCK, owner=catalog.WRITER):
         document = catalog.read_document(bucket)
-        if _sort(document, expired, report):
+        if _forget(document, gone):
             parse("manifest", document, bucket.display(MANIFEST_PATH))
             bucket.write_json(MANIFEST_PATH, document)
-    for item in report.deleted:  # the manifest no longer lists them
-        bucket.delete(item["path"])
     return report
 
 
-def _sort(document: dict[str, Any], expired, report: Report) -> bool:
-    """Move expired replaced files from the document into the report; True when any moved."""
+def _forget(document: dict[str, Any], paths: set[str]) -> bool:
+    """Remove deleted files from the tables' replaced lists; True when any was listed."""
     changed = False
     for table in document.get("tables", []):
-        if table.get("layer") not in OWN_LAYERS or not table.get("replaced"):
-            continue
-        keep = []
-        for entry in table["replaced"]:
-            if expired(entry):
-                report.deleted.append(
-                    {"location": table["location"], "path": entry["path"], "bytes": entry.get("bytes", 0)}
-                )
-            else:
-                keep.append(entry)
-        report.kept += len(keep)
-        if len(keep) != len(table["replaced"]):
+        kept = [e for e in table.get("replaced", []) if e.get("path") not in paths]
+        if len(kept) != len(table.get("replaced", [])):
             changed = True
-            if keep:
-                table["replaced"] = keep
+            if kept:
+                table["replaced"] = kept
             else:
-                del table["replaced"]
+                table.pop("replaced", None)
     return changed
+
+
+def _sort(document: dict[str, Any], expired, report: Report) -> None:
+    """Sort the replaced files of Pipe's tables into expired (the report's) and kept."""
+    for table in document.get("tables", []):
+        if table.get("layer") not in OWN_LAYERS:
+            continue
+        for entry in table.get("replaced", []):
+            if expired(entry):
+                path = entry["path"]
+                report.deleted.append({"location": table["location"], "path": path, "bytes": entry.get("bytes", 0)})
+            else:
+                report.kept += 1

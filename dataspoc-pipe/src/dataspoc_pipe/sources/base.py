@@ -57,6 +57,7 @@ class Stream(ABC):
     schema: pa.Schema | None = None  # declared or discovered; None when inferred from the rows
     primary_key: list[str] | None = None
     evolving_columns = False  # records may bring new columns midway (JSON, Singer): the table widens
+    incremental = False  # reads only what is new by a cursor: cannot feed an overwrite
 
     @abstractmethod
     def plan(self) -> list[str]:

@@ -125,6 +125,7 @@ class HttpStream(Stream):
         self.config = config
         self.context = context
         self.declared = {c: types.parse(t, f"source.columns.{c}") for c, t in config.columns.items()}
+        self.incremental = config.cursor is not None
         previous = context.bookmark(name)
         self.start = previous.cursor.value if previous and previous.cursor else None
         if context.window is not None:

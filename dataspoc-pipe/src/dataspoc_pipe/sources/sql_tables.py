@@ -281,6 +281,7 @@ class SqlStream(Stream):
         self.context = context
         self.config = config
         self.cursor_column = config.cursor_of(table) if table else config.cursor_of("")
+        self.incremental = bool(self.cursor_column)
         self.declared = {
             column.split(".", 1)[-1]: types.parse(text, f"source.columns.{column}")
             for column, text in config.columns.items()
