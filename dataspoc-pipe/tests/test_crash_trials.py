@@ -73,3 +73,13 @@ def test_a_recovered_run_lists_every_column_its_files_have(pipe, tmp_path):
     assert pipe("run", "ev").code == ExitCode.OK
     manifest = json.loads((tmp_path / "bucket" / ".dataspoc" / "manifest.json").read_text())
     assert [c["name"] for c in manifest["tables"][0]["columns"]] == ["id", "note", "dt"]
+
+
+def test_a_recovered_run_keeps_the_primary_key(pipe, tmp_path):
+    import json
+
+    accounts(tmp_path, [(1, "free", 1)], "append")
+    assert pipe("run", "accounts", env={"DATASPOC_FAILPOINT": "after-state"}).code == -signal.SIGKILL
+    assert pipe("run", "accounts").code == ExitCode.OK
+    manifest = json.loads((tmp_path / "bucket" / ".dataspoc" / "manifest.json").read_text())
+    assert manifest["tables"][0]["primary_key"] == ["id"]

@@ -66,6 +66,7 @@ class StagedTable:
             rows=sum(f.rows for f in self.files),
             files=[LoggedFile(path=f.rel_path, rows=f.rows, bytes=f.bytes, partition=f.partition) for f in self.files],
             mode=None if self.mode == "append" else self.mode,
+            primary_key=self.primary_key,
         )
 
 
@@ -164,6 +165,7 @@ def recover(bucket: Bucket, pipeline: str, previous: State | None) -> list[str]:
                 partition_by=PARTITION_BY,
                 columns=_columns_from_files(bucket, logged),
                 logged=logged,
+                primary_key=logged.primary_key,
             )
         )
     if runs:

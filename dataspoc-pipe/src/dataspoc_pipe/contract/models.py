@@ -180,6 +180,7 @@ class LoggedTable(Doc):
     rows: Count
     files: list[LoggedFile]
     mode: WriteMode | None = None  # absent: append
+    primary_key: list[str] | None = None
 
 
 class RunError(Doc):
