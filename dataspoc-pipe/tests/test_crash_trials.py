@@ -83,3 +83,31 @@ def test_a_recovered_run_keeps_the_primary_key(pipe, tmp_path):
     assert pipe("run", "accounts").code == ExitCode.OK
     manifest = json.loads((tmp_path / "bucket" / ".dataspoc" / "manifest.json").read_text())
     assert manifest["tables"][0]["primary_key"] == ["id"]
+
+
+def test_vacuum_deletes_what_killed_runs_left_but_spares_a_commit_in_flight(pipe, tmp_path):
+    accounts(tmp_path, [(1, "free", 1)], "merge")
+    assert pipe("run", "accounts").code == ExitCode.OK
+    accounts(tmp_path, [(2, "pro", 2)], "merge")
+    assert pipe("run", "accounts", env={"DATASPOC_FAILPOINT": "after-data"}).code == -signal.SIGKILL
+
+    def parquet():
+        return sorted(str(p.relative_to(tmp_path / "bucket")) for p in (tmp_path / "bucket" / "raw").rglob("*.parquet"))
+
+    left = parquet()
+    assert len(left) == 2  # the killed run's merged file: no table lists it
+    young = pipe("vacuum", "--json")  # 7 days: too young to go
+    assert young.code == ExitCode.OK and young.json()["orphans"] == []
+    swept = pipe("vacuum", "--retain", "0", "--json").json()
+    [orphan] = [o["path"] for o in swept["orphans"] if o["path"].startswith("raw/")]
+    assert orphan in left
+    assert any(o["path"].startswith(".dataspoc/tmp/") for o in swept["orphans"])  # its staging files too
+    assert not list((tmp_path / "bucket" / ".dataspoc" / "tmp").rglob("*.parquet"))
+    assert len(parquet()) == 1 and visible(tmp_path) == [(1, "free")]
+
+    # a run killed after its state: its files wait for the next run's recovery; vacuum spares them
+    assert pipe("run", "accounts", env={"DATASPOC_FAILPOINT": "after-state"}).code == -signal.SIGKILL
+    spared = pipe("vacuum", "--retain", "0", "--json").json()["orphans"]
+    assert [o for o in spared if o["path"].startswith("raw/")] == []
+    assert pipe("run", "accounts").code == ExitCode.OK
+    assert visible(tmp_path) == [(1, "free"), (2, "pro")]

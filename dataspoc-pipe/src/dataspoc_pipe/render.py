@@ -129,6 +129,7 @@ def vacuum_summary(report) -> str:
     verb = "would delete" if report.dry_run else "deleted"
     document = report.document()
     return (
-        f"{verb} {len(report.deleted)} replaced file{'' if len(report.deleted) == 1 else 's'} "
-        f"({size(document['bytes'])}); {report.kept} kept within the retention"
+        f"{verb} {len(report.deleted)} replaced file{'' if len(report.deleted) == 1 else 's'} and "
+        f"{len(report.orphans)} file{'' if len(report.orphans) == 1 else 's'} no table lists "
+        f"({size(document['bytes'])}); {report.kept} replaced kept within the retention"
     )

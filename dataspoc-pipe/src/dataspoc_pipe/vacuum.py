@@ -4,7 +4,10 @@ Files a later run replaced (a table's `replaced` list) stay in the bucket for th
 a reader that mounted the previous manifest a moment earlier still finds every file it planned
 on. Past it, they leave the bucket first, then the manifest's list (under its lock): a crash in
 between leaves entries whose files are gone, which the next vacuum removes (deleting a missing
-file is not an error). Only Pipe's own layers (raw, curated) are touched.
+file is not an error). Parquet files under raw/ and curated/ that no table lists (what killed
+runs left) go too once older than the retention, except the files of each pipeline's last
+committed run, which the next run may still add to the manifest. Only Pipe's own layers (raw,
+curated) are touched.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataspoc_pipe.contract.models import parse
 from dataspoc_pipe.errors import UsageError
 
 OWN_LAYERS = ("raw", "curated")
+PROBES = ".dataspoc/tmp"  # what `validate` writes and removes; leftovers of a killed one
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -38,13 +42,15 @@ class Report:
     retain_seconds: float
     deleted: list[dict[str, Any]] = field(default_factory=list)  # {location, path, bytes}
     kept: int = 0  # replaced files still within the retention
+    orphans: list[dict[str, Any]] = field(default_factory=list)  # {path, bytes}: files no table lists
 
     def document(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
             "retain_seconds": self.retain_seconds,
             "files": self.deleted,
-            "bytes": sum(f["bytes"] for f in self.deleted),
+            "orphans": self.orphans,
+            "bytes": sum(f["bytes"] for f in self.deleted) + sum(f["bytes"] for f in self.orphans),
             "kept": self.kept,
         }
 
@@ -59,6 +65,10 @@ def vacuum(bucket: Bucket, keep: timedelta, dry_run: bool = False, now: datetime
 
     document = catalog.read_document(bucket)
     _sort(document, expired, report)
+    report.orphans = orphans(bucket, document, keep, now)
+    if not dry_run:
+        for item in report.orphans:
+            bucket.delete(item["path"])
     if dry_run or not report.deleted:
         return report
     for item in report.deleted:  # no reader reads a replaced file; a crash here is mended next time
@@ -97,3 +107,64 @@ def _sort(document: dict[str, Any], expired, report: Report) -> None:
                 report.deleted.append({"location": table["location"], "path": path, "bytes": entry.get("bytes", 0)})
             else:
                 report.kept += 1
+
+
+def orphans(bucket: Bucket, document: dict[str, Any], keep: timedelta, now: datetime) -> list[dict[str, Any]]:
+    """Parquet files under raw/ and curated/ that no manifest entry lists (left by killed runs)
+    and older than the retention, sparing the files of each pipeline's last committed run (a
+    commit the next run finishes), and `.dataspoc/tmp` leftovers."""
+    listed = {
+        f.get("path")
+        for table in document.get("tables", [])
+        for group in ([f for p in table.get("partitions", []) for f in p.get("files", [])], table.get("replaced", []))
+        for f in group
+    }
+    listed |= _pending(bucket)
+    found = []
+    for top in (*OWN_LAYERS, PROBES):
+        for rel, info in _files_under(bucket, top):
+            if rel in listed or (top != PROBES and not rel.endswith(".parquet")):
+                continue
+            modified = _modified(info)
+            if modified is not None and now - modified >= keep:
+                found.append({"path": rel, "bytes": int(info.get("size") or 0)})
+    return sorted(found, key=lambda f: f["path"])
+
+
+def _pending(bucket: Bucket) -> set[str]:
+    """The files of each pipeline's last committed run: maybe not in the manifest yet."""
+    from dataspoc_pipe import runlog, state
+
+    paths: set[str] = set()
+    for folder in bucket.list(".dataspoc/state"):
+        saved = state.load(bucket, folder.rsplit("/", 1)[-1])
+        log = runlog.load(bucket, saved.pipeline, saved.last_run_id) if saved else None
+        if log is not None:
+            paths |= {f.path for t in log.tables for f in t.files}
+    return paths
+
+
+def _files_under(bucket: Bucket, rel: str) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        found = bucket.fs.find(bucket.full(rel), detail=True)
+    except FileNotFoundError:
+        return []
+    prefix = bucket.root.strip("/") + "/"
+    files = []
+    for name, info in found.items():
+        if info.get("type") == "directory":
+            continue
+        name = str(name).lstrip("/")
+        files.append((name[len(prefix) :] if name.startswith(prefix) else name, info))
+    return files
+
+
+def _modified(info: dict[str, Any]) -> datetime | None:
+    value = info.get("LastModified") or info.get("mtime") or info.get("updated") or info.get("last_modified")
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return None
