@@ -272,3 +272,16 @@ def test_runs_that_find_nothing_write_no_log_file(pipe, tmp_path):
     assert row["last_run"]["run_id"] == last["run_id"] and row["last_run"]["status"] == "no_new_data"
     runs = pipe("logs", "orders", "--json").json()
     assert [r["status"] for r in runs] == ["no_new_data", "success"]
+
+
+def test_vacuum_keeps_logs_for_their_retention_and_always_the_newest(pipe, tmp_path):
+    one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
+    assert pipe("run", "orders").code == ExitCode.OK
+    (tmp_path / "data" / "b.csv").write_text("id\n2\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    logs = tmp_path / "bucket" / ".dataspoc" / "logs" / "orders"
+    assert len(list(logs.glob("*.json"))) == 2
+    assert pipe("vacuum", "--json").json()["logs"] == []  # 90 days by default
+    swept = pipe("vacuum", "--keep-logs", "0", "--json").json()
+    assert len(swept["logs"]) == 1 and len(list(logs.glob("*.json"))) == 1  # the newest (and committed) stays
+    assert pipe("run", "orders", "--json").json()[0]["status"] == "no_new_data"

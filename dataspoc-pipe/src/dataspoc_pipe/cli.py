@@ -294,6 +294,9 @@ def validate(
 @command("dataspoc-pipe vacuum --dry-run", "dataspoc-pipe vacuum --retain 30d --json")
 def vacuum(
     retain: Annotated[str, typer.Option("--retain", help="Keep replaced files this long (7d, 12h, 30m, 0).")] = "7d",
+    keep_logs: Annotated[
+        str, typer.Option("--keep-logs", help="Keep run logs this long (90d); a pipeline's newest log always stays.")
+    ] = "90d",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")] = False,
     as_json: JsonOpt = False,
     project: ProjectOpt = None,
@@ -308,7 +311,7 @@ def vacuum(
     from dataspoc_pipe import vacuum as cleaner
 
     _, _loaded, target = _context(project, bucket, need_project=False)
-    report = cleaner.vacuum(target, cleaner.retention(retain), dry_run=dry_run)
+    report = cleaner.vacuum(target, cleaner.retention(retain), dry_run=dry_run, keep_logs=cleaner.retention(keep_logs))
     if as_json:
         console.out(json.dumps(report.document(), indent=2))
     console.say(render.vacuum_summary(report))

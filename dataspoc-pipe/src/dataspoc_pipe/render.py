@@ -131,5 +131,6 @@ def vacuum_summary(report) -> str:
     return (
         f"{verb} {len(report.deleted)} replaced file{'' if len(report.deleted) == 1 else 's'} and "
         f"{len(report.orphans)} file{'' if len(report.orphans) == 1 else 's'} no table lists "
-        f"({size(document['bytes'])}); {report.kept} replaced kept within the retention"
+        f"({size(document['bytes'])}), and {len(report.logs)} old run log{'' if len(report.logs) == 1 else 's'}; "
+        f"{report.kept} replaced kept within the retention"
     )

@@ -43,6 +43,7 @@ class Report:
     deleted: list[dict[str, Any]] = field(default_factory=list)  # {location, path, bytes}
     kept: int = 0  # replaced files still within the retention
     orphans: list[dict[str, Any]] = field(default_factory=list)  # {path, bytes}: files no table lists
+    logs: list[str] = field(default_factory=list)  # run logs past keep_logs
 
     def document(self) -> dict[str, Any]:
         return {
@@ -50,14 +51,26 @@ class Report:
             "retain_seconds": self.retain_seconds,
             "files": self.deleted,
             "orphans": self.orphans,
+            "logs": self.logs,
             "bytes": sum(f["bytes"] for f in self.deleted) + sum(f["bytes"] for f in self.orphans),
             "kept": self.kept,
         }
 
 
-def vacuum(bucket: Bucket, keep: timedelta, dry_run: bool = False, now: datetime | None = None) -> Report:
+def vacuum(
+    bucket: Bucket,
+    keep: timedelta,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    keep_logs: timedelta | None = None,
+) -> Report:
     now = now or datetime.now(timezone.utc)
     report = Report(dry_run=dry_run, retain_seconds=keep.total_seconds())
+    if keep_logs is not None:
+        report.logs = old_logs(bucket, keep_logs, now)
+        if not dry_run:
+            for rel in report.logs:
+                bucket.delete(rel)
 
     def expired(entry: dict[str, Any]) -> bool:
         at = datetime.fromisoformat(str(entry.get("replaced_at", "")).replace("Z", "+00:00"))
@@ -168,3 +181,24 @@ def _modified(info: dict[str, Any]) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return None
+
+
+def old_logs(bucket: Bucket, keep: timedelta, now: datetime) -> list[str]:
+    """Run logs older than `keep`, but never a pipeline's newest log nor the one its state names
+    (recovery reads it)."""
+    from dataspoc_pipe import runlog, state
+    from dataspoc_pipe.contract import log_path
+
+    found = []
+    for folder in bucket.list(".dataspoc/logs"):
+        pipeline = folder.rsplit("/", 1)[-1]
+        ids = runlog.run_ids(bucket, pipeline)
+        saved = state.load(bucket, pipeline)
+        spared = {ids[-1]} if ids else set()
+        if saved is not None:
+            spared.add(saved.last_run_id)
+        for run_id in ids:
+            started = datetime.strptime(run_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+            if run_id not in spared and now - started >= keep:
+                found.append(log_path(pipeline, run_id))
+    return found
