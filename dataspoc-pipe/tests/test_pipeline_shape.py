@@ -285,3 +285,12 @@ def test_vacuum_keeps_logs_for_their_retention_and_always_the_newest(pipe, tmp_p
     swept = pipe("vacuum", "--keep-logs", "0", "--json").json()
     assert len(swept["logs"]) == 1 and len(list(logs.glob("*.json"))) == 1  # the newest (and committed) stays
     assert pipe("run", "orders", "--json").json()[0]["status"] == "no_new_data"
+
+
+def test_quiet_prints_only_errors(pipe, tmp_path):
+    one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
+    ok = pipe("run", "orders", "--quiet")
+    assert ok.code == ExitCode.OK and ok.stderr == "" and ok.stdout == ""
+    (tmp_path / "data" / "a.csv").write_text("id\n9\n")  # rewritten: refused
+    failed = pipe("run", "orders", "-q")
+    assert failed.code == ExitCode.DATA and failed.stderr.startswith("error: orders:")

@@ -137,7 +137,12 @@ def add(
     console.say(f"next: dataspoc-pipe run {name} --dry-run")
 
 
-@command("dataspoc-pipe run orders customers", "dataspoc-pipe run --all --json", "dataspoc-pipe run orders --dry-run")
+@command(
+    "dataspoc-pipe run orders customers",
+    "dataspoc-pipe run --all --json",
+    "dataspoc-pipe run orders --dry-run",
+    "*/15 * * * * cd /srv/lake && dataspoc-pipe run --all --quiet",
+)
 def run(
     names: Annotated[list[str] | None, typer.Argument(help="Pipelines to run.")] = None,
     all_: Annotated[
@@ -155,6 +160,9 @@ def run(
             "--reread-changed",
             help="Ingest again, in full, source files rewritten since they were ingested (their rows are added again).",
         ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress and no summary lines; errors only (for cron).")
     ] = False,
     as_json: JsonOpt = False,
     project: ProjectOpt = None,
@@ -179,7 +187,7 @@ def run(
     documents, failures = [], []
     for name, pipeline in pipelines.items():
         try:
-            with render.run_progress(name, quiet=dry_run) as progress:
+            with render.run_progress(name, quiet=dry_run or quiet) as progress:
                 result = runner.run(target, name, pipeline, project_file.parent, progress, options)
         except Exception as exc:  # noqa: BLE001 - one pipeline's failure, even a bug, must not stop the others
             failures.append(diagnostics.report(exc, prefix=f"{name}: "))
@@ -189,7 +197,8 @@ def run(
             console.say(render.plan_summary(result))
         else:
             documents.append(render.log_document(result))
-            console.say(render.run_summary(result))
+            if not quiet:
+                console.say(render.run_summary(result))
     if as_json:
         console.out(json.dumps(documents, indent=2))
     if failures:
