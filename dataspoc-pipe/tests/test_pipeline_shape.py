@@ -294,3 +294,18 @@ def test_quiet_prints_only_errors(pipe, tmp_path):
     (tmp_path / "data" / "a.csv").write_text("id\n9\n")  # rewritten: refused
     failed = pipe("run", "orders", "-q")
     assert failed.code == ExitCode.DATA and failed.stderr.startswith("error: orders:")
+
+
+def test_two_pipelines_may_not_fill_one_table(pipe, tmp_path):
+    write_project(
+        tmp_path,
+        {
+            "orders": {"source": {"kind": "csv", "path": "a/*.csv"}, "target": {"namespace": "shop"}},
+            "orders_eu": {
+                "source": {"kind": "csv", "path": "b/*.csv"},
+                "target": {"namespace": "shop", "table": "orders"},
+            },
+        },
+    )
+    result = pipe("status")
+    assert result.code == ExitCode.USAGE and "'orders' and 'orders_eu' both fill raw/shop/orders" in result.stderr

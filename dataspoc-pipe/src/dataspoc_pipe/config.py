@@ -69,10 +69,31 @@ class Pipeline(Strict):
         return value
 
 
+ONE_TABLE_KINDS = ("csv", "jsonl", "parquet", "http")
+
+
 class Project(Strict):
     version: Literal[1] = 1
     bucket: str = DEFAULT_BUCKET
     pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_writer_per_table(self):
+        """Two pipelines filling one table would each take the other's files for a crashed
+        run's, and overwrite or merge each other's rows."""
+        owners: dict[str, str] = {}
+        for name, pipeline in sorted(self.pipelines.items()):
+            if pipeline.source.get("kind") not in ONE_TABLE_KINDS:
+                continue  # the tables of databases and taps are known when they run
+            table = f"raw/{pipeline.target.namespace}/{pipeline.target.table or name}"
+            if table in owners:
+                raise ValueError(
+                    f"pipelines '{owners[table]}' and '{name}' both fill {table}; give one another "
+                    "target.table or target.namespace"
+                )
+            owners[table] = name
+        return self
+
     legacy: Annotated[bool, Field(exclude=True)] = False  # read from dataspoc-pipe 0.2.0 pipeline files (legacy.py)
 
 
