@@ -67,7 +67,7 @@ def test_unknown_fields_in_the_manifest_are_kept(pipe, tmp_path):
     raw, gold = sorted(after["tables"], key=lambda t: t["layer"] != "raw")
     assert raw["freshness_sla"] == "1d" and raw["partitions"][0]["files"][0]["checksum"] == "abc"
     assert raw["row_count"] == 2 and gold["lens_only"] is True
-    assert after["contract_version"] == "1.1"
+    assert after["contract_version"] == "1.2"
 
 
 def test_dry_run_reads_and_writes_nothing(pipe, tmp_path):

@@ -83,6 +83,16 @@ class ReplacedFile(Doc):
     replaced_at: AwareDatetime
 
 
+class Quality(Doc):
+    score: Annotated[float, Field(ge=0, le=100)]
+    run_id: RunId
+    checked_at: AwareDatetime
+    checks: Count
+    failed: Count
+    errors: Count | None = None
+    warnings: Count | None = None
+
+
 class Table(Doc):
     layer: Layer
     namespace: Name
@@ -101,6 +111,8 @@ class Table(Doc):
     writer: Annotated[str, Field(pattern=r"^dataspoc-(pipe|lens|ml)/[0-9A-Za-z.+-]+$")]
     description: str | None = None
     primary_key: list[str] | None = None
+    quality: Quality | None = None
+    derived_from: list[str] | None = None
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -143,11 +155,20 @@ class StreamBookmark(Doc):
     cursor: Cursor | None = None
 
 
+class TransformMark(Doc):
+    """How far a curated table's transform has read its raw table."""
+
+    through_run_id: RunId
+    files: Count
+    rows: Count
+
+
 class Bookmarks(Doc):
     streams: dict[Name, StreamBookmark] | None = None
     files: dict[str, FileBookmark] | None = None  # contract 1.0, one-table pipelines: read, never written
     cursor: Cursor | None = None  # contract 1.0, as above
     singer: dict[str, Any] | None = None
+    transforms: dict[Annotated[str, Field(pattern=LOCATION_PATTERN)], TransformMark] | None = None
 
 
 class LastCheck(Doc):
@@ -183,6 +204,33 @@ class LoggedTable(Doc):
     primary_key: list[str] | None = None
 
 
+CheckKind = Literal[
+    "not_null", "unique", "accepted_values", "range", "regex", "relationships", "row_count", "row_count_change",
+    "freshness", "sql",
+]
+Severity = Literal["warn", "error"]
+
+
+class CheckResult(Doc):
+    location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
+    check: CheckKind
+    name: Annotated[str, Field(min_length=1)]
+    severity: Severity
+    status: Literal["pass", "fail"]
+    checked_rows: Count | None = None
+    failing_rows: Count | None = None
+    quarantined_rows: Count | None = None
+    observed: float | None = None
+    message: str | None = None
+
+
+class QuarantinedFile(Doc):
+    location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
+    path: Annotated[str, Field(pattern=r"^quarantine/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}/.*\.parquet$")]
+    rows: Count
+    bytes: Count
+
+
 class RunError(Doc):
     kind: Annotated[str, Field(min_length=1)]
     message: Annotated[str, Field(min_length=1)]
@@ -201,6 +249,9 @@ class RunLog(Versioned):
     bytes_written: Count
     tables: list[LoggedTable]
     error: RunError | None
+    step: Literal["extract", "transform", "check"] | None = None  # absent: extract
+    checks: list[CheckResult] | None = None
+    quarantine: list[QuarantinedFile] | None = None
 
     @model_validator(mode="after")
     def _error_iff_failed(self):
