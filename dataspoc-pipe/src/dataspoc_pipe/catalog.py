@@ -91,6 +91,8 @@ class TableRun:
     columns: list[Column] | None  # None: keep the table's current columns (a run with no rows)
     logged: LoggedTable
     primary_key: list[str] | None = None
+    quality: dict[str, Any] | None = None
+    derived_from: list[str] | None = None
 
     @property
     def location(self) -> str:
@@ -193,7 +195,22 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
         entry["replaced"] = replaced
     if run.primary_key:
         entry["primary_key"] = run.primary_key
+    if run.quality:
+        entry["quality"] = run.quality
+    if run.derived_from:
+        entry["derived_from"] = run.derived_from
     return entry
+
+
+def set_quality(document: dict[str, Any], qualities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The document with each named table's `quality` replaced (checks that changed no rows)."""
+    if not qualities:
+        return document
+    document = copy.deepcopy(document)
+    for table in document.get("tables", []):
+        if table.get("location") in qualities:
+            table["quality"] = qualities[table["location"]]
+    return document
 
 
 def _values_key(values: dict[str, str]) -> tuple:

@@ -7,23 +7,21 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from dataspoc_pipe.checks import Check
 from dataspoc_pipe.contract.models import NAME_PATTERN
+from dataspoc_pipe.curate import Transform
 from dataspoc_pipe.errors import ConfigError, InvalidName, UnknownPipeline, UsageError
+from dataspoc_pipe.fields import MergeSettings, Name, PartitionBy, Strict
+
+__all__ = ["MergeSettings", "Name", "PartitionBy", "Strict"]
 
 PROJECT_FILE = "dataspoc-pipe.yaml"
 PROJECT_ENV = "DATASPOC_PIPE_PROJECT"
 BUCKET_ENV = "DATASPOC_BUCKET"
 DEFAULT_BUCKET = "./bucket"
-
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
 
 class Target(Strict):
     namespace: Name
@@ -38,15 +36,6 @@ class Target(Strict):
         return data
 
 
-class PartitionBy(Strict):
-    column: Annotated[str, Field(min_length=1, description="A date or timestamp column: its UTC date is dt.")]
-
-
-class MergeSettings(Strict):
-    key: Annotated[list[str], Field(min_length=1)] | None = None  # default: the source's primary key
-    order_by: str | None = None  # the greatest value wins; default: the latest arrival
-
-
 class Pipeline(Strict):
     source: dict[str, Any]  # as written, ${VAR} and all; source_config() resolves and validates it
     target: Target
@@ -56,6 +45,11 @@ class Pipeline(Strict):
     on_schema_change: Literal["widen", "fail"] = "widen"  # evolution.py
     partition_by: PartitionBy | None = None  # default: dt is the extraction date (UTC)
     schedule: str | None = None  # a cron line, kept for the reader: cron (or any scheduler) runs `run`
+    transform: Transform | None = None  # raw → curated (curate.py), run after each extract
+    checks: dict[Name, list[Check]] = Field(default_factory=dict)  # per raw table (checks.py)
+    # a check of severity error that fails: fail publishes nothing; quarantine publishes the rows
+    # that pass and writes the others to quarantine/
+    on_check_failure: Literal["fail", "quarantine"] = "fail"
 
     @field_validator("source")
     @classmethod

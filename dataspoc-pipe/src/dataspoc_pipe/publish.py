@@ -19,13 +19,18 @@ from typing import Any
 from dataspoc_pipe import catalog, diagnostics, runlog, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract.models import (
+    CheckResult,
+    Layer,
     LastCheck,
     LoggedFile,
     LoggedTable,
+    QuarantinedFile,
     RunError,
     RunLog,
     State,
+    Step,
     StreamBookmark,
+    TransformMark,
     WriteMode,
 )
 from dataspoc_pipe.errors import PipeError
@@ -55,10 +60,13 @@ class StagedTable:
     bookmark: StreamBookmark
     primary_key: list[str] | None = None
     mode: WriteMode = "append"
+    layer: Layer = "raw"
+    quality: dict | None = None  # the manifest's `quality`, when the table has checks (gate.py)
+    derived_from: list[str] | None = None  # a curated table's raw table
 
     @property
     def location(self) -> str:
-        return f"raw/{self.namespace}/{self.name}"
+        return f"{self.layer}/{self.namespace}/{self.name}"
 
     def logged(self) -> LoggedTable:
         return LoggedTable(
@@ -81,44 +89,81 @@ class Clock:
         return round(time.monotonic() - self.monotonic, 3)
 
 
+@dataclass
+class Extras:
+    """What a run adds to its log and state besides its tables."""
+
+    step: Step | None = None  # None: extract
+    checks: list[CheckResult] | None = None
+    quarantined: list = field(default_factory=list)  # gate.Quarantined
+    transforms: dict[str, TransformMark] | None = None  # curated tables' bookmarks
+    singer: dict[str, Any] | None = None  # a Singer tap's STATE, kept as is
+
+
 def commit(
-    bucket: Bucket, pipeline: str, clock: Clock, staged: list[StagedTable], previous: State | None, **extra: Any
+    bucket: Bucket,
+    pipeline: str,
+    clock: Clock,
+    staged: list[StagedTable],
+    previous: State | None,
+    extras: Extras | None = None,
 ) -> RunLog:
-    """Publish a run: data, run log, state, manifest, in that order. `extra` goes into the
-    state's bookmarks as is (a Singer tap's STATE).
+    """Publish a run: data, run log, state, manifest, in that order.
 
     The log comes before the state so that a state naming a run always has that run's log, from
     which `recover` can finish the commit; a crash between the log and the state leaves files no
     manifest lists, and rows the unmoved bookmark reads again. Once the state is saved the run
     is committed (`clock.committed`): a failure after it never turns its log into a failure.
     """
+    extras = extras or Extras()
     for table in staged:  # 1. data
         for f in table.files:
             bucket.publish_file(f.local_path, f.rel_path)
+    for q in extras.quarantined:
+        bucket.publish_file(q.file.local_path, q.file.rel_path)
     failpoint("after-data")
-    bookmarks = {table.name: table.bookmark for table in staged}
-    with_rows = [table for table in staged if table.files]  # a stream with no new rows changes no table
+    bookmarks = {table.name: table.bookmark for table in staged if table.layer == "raw"}
+    # a table with no new rows changes nothing, unless a transform replaces it with nothing
+    with_rows = [table for table in staged if table.files or (table.layer == "curated" and table.mode == "overwrite")]
     logged = [table.logged() for table in with_rows]
-    log = runlog.build(clock.run_id, pipeline, "success", clock.started, clock.elapsed(), logged)
+    quarantine = [
+        QuarantinedFile(location=q.location, path=q.file.rel_path, rows=q.file.rows, bytes=q.file.bytes)
+        for q in extras.quarantined
+    ]
+    log = runlog.build(
+        clock.run_id, pipeline, "success", clock.started, clock.elapsed(), logged,
+        step=extras.step, checks=extras.checks, quarantine=quarantine or None,
+    )
     runlog.save(bucket, log)  # 2. run log
     failpoint("after-log")
-    state.save(bucket, state.advanced(previous, pipeline, clock.run_id, bookmarks, **extra))  # 3. state
+    after = state.advanced(
+        previous, pipeline, clock.run_id, bookmarks, singer=extras.singer, transforms=extras.transforms
+    )
+    state.save(bucket, after)  # 3. state
     clock.committed = True
     failpoint("after-state")
     runs = [
         catalog.TableRun(
-            layer="raw",
+            layer=table.layer,
             namespace=table.namespace,
             name=table.name,
             partition_by=PARTITION_BY,
             columns=catalog.columns_of(table.schema, PARTITION_BY) if table.schema is not None else None,
             logged=logged_table,
             primary_key=table.primary_key,
+            quality=table.quality,
+            derived_from=table.derived_from,
         )
         for table, logged_table in zip(with_rows, logged)
     ]
+    quality_only = {t.location: t.quality for t in staged if t.quality and t not in with_rows}
     try:
-        catalog.update(bucket, lambda document: catalog.apply_runs(document, runs, clock.run_id, log.finished_at))
+        catalog.update(
+            bucket,
+            lambda document: catalog.set_quality(
+                catalog.apply_runs(document, runs, clock.run_id, log.finished_at), quality_only
+            ),
+        )
     except PipeError as exc:  # 4. manifest
         raise type(exc)(f"{exc}; the run's data is committed and the next run adds it to the manifest") from None
     return log
@@ -156,10 +201,10 @@ def recover(bucket: Bucket, pipeline: str, previous: State | None) -> list[str]:
         listed = {f.path for p in table.partitions for f in p.files} if table else set()
         if all(f.path in listed for f in logged.files):
             continue
-        _layer, namespace, name = logged.location.split("/")
+        layer, namespace, name = logged.location.split("/")
         runs.append(
             catalog.TableRun(
-                layer="raw",
+                layer=layer,  # type: ignore[arg-type]
                 namespace=namespace,
                 name=name,
                 partition_by=PARTITION_BY,
@@ -195,7 +240,7 @@ def _cut_short(bucket: Bucket, pipeline: str, previous: State | None) -> None:
     if newest is None or (previous is not None and newest <= previous.last_run_id):
         return
     log = runlog.load(bucket, pipeline, newest)
-    if log is None or log.status != "success":
+    if log is None or log.status != "success" or log.step == "check":
         return
     error = RunError(
         kind="CutShort",
@@ -204,7 +249,7 @@ def _cut_short(bucket: Bucket, pipeline: str, previous: State | None) -> None:
     runlog.save(bucket, log.model_copy(update={"status": "failed", "error": error}))
 
 
-def record_failure(bucket: Bucket, pipeline: str, clock: Clock, exc: BaseException) -> None:
+def record_failure(bucket: Bucket, pipeline: str, clock: Clock, exc: BaseException, step: Step | None = None) -> None:
     """Best effort: a failed run leaves a log, never a changed state or manifest. A committed
     run keeps its success log: recovery reads it."""
     if clock.committed:
@@ -212,6 +257,10 @@ def record_failure(bucket: Bucket, pipeline: str, clock: Clock, exc: BaseExcepti
     message = diagnostics.scrub(diagnostics.one_line(str(exc)) or type(exc).__name__)
     error = RunError(kind=type(exc).__name__, message=message)
     try:
-        runlog.save(bucket, runlog.build(clock.run_id, pipeline, "failed", clock.started, clock.elapsed(), [], error))
+        results = getattr(exc, "results", None)  # checks.ChecksFailed: what the checks found
+        log = runlog.build(
+            clock.run_id, pipeline, "failed", clock.started, clock.elapsed(), [], error, step=step, checks=results
+        )
+        runlog.save(bucket, log)
     except Exception:  # noqa: BLE001 - the original error is what the user needs to see
         pass

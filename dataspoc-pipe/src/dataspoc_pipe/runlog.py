@@ -8,7 +8,17 @@ from datetime import datetime, timezone
 from dataspoc_pipe import __version__
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract import CONTRACT_VERSION, log_dir, log_path
-from dataspoc_pipe.contract.models import LoggedTable, RunError, RunLog, RunStatus, dump, parse
+from dataspoc_pipe.contract.models import (
+    CheckResult,
+    LoggedTable,
+    QuarantinedFile,
+    RunError,
+    RunLog,
+    RunStatus,
+    Step,
+    dump,
+    parse,
+)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -24,6 +34,9 @@ def build(
     duration: float,
     tables: list[LoggedTable],
     error: RunError | None = None,
+    step: Step | None = None,
+    checks: list[CheckResult] | None = None,
+    quarantine: list[QuarantinedFile] | None = None,
 ) -> RunLog:
     return RunLog(
         contract_version=CONTRACT_VERSION,
@@ -39,6 +52,9 @@ def build(
         bytes_written=sum(f.bytes for t in tables for f in t.files),
         tables=tables,
         error=error,
+        step=step,
+        checks=checks,
+        quarantine=quarantine,
     )
 
 

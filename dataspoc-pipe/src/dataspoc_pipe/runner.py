@@ -138,7 +138,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 ):
                     return publish.no_new_data(bucket, name, clock, previous)
                 staged = _before_commit(bucket, pipeline, staged, clock, staging)
-                return publish.commit(bucket, name, clock, staged, previous, singer=tap_state)
+                return publish.commit(bucket, name, clock, staged, previous, publish.Extras(singer=tap_state))
         try:
             work = [s for s in opened if s.plan()]
             if not work:

@@ -8,7 +8,7 @@ from typing import Any
 
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract import CONTRACT_VERSION, state_path
-from dataspoc_pipe.contract.models import Bookmarks, State, StreamBookmark, dump, parse
+from dataspoc_pipe.contract.models import Bookmarks, State, StreamBookmark, TransformMark, dump, parse
 
 
 def load(bucket: Bucket, pipeline: str) -> State | None:
@@ -30,19 +30,28 @@ def streams(previous: State | None, one_table: str) -> dict[str, StreamBookmark]
 
 
 def advanced(
-    previous: State | None, pipeline: str, run_id: str, bookmarks: dict[str, StreamBookmark], **extra: Any
+    previous: State | None,
+    pipeline: str,
+    run_id: str,
+    bookmarks: dict[str, StreamBookmark],
+    singer: dict[str, Any] | None = None,
+    transforms: dict[str, TransformMark] | None = None,
 ) -> State:
-    """The state after a run: the streams it read move on, the others keep their bookmarks."""
+    """The state after a run: the streams and curated tables it read move on, the others keep
+    their bookmarks."""
     old = previous.bookmarks if previous else None
     kept = dict(old.streams or {}) if old else {}
     kept.update(bookmarks)  # a stream that started from a 1.0 bookmark carries it on (streams())
-    singer = extra.get("singer", old.singer if old else None)
+    marks = dict(old.transforms or {}) if old else {}
+    marks.update(transforms or {})
     return State(
         contract_version=CONTRACT_VERSION,
         pipeline=pipeline,
         updated_at=datetime.now(timezone.utc),
         last_run_id=run_id,
-        bookmarks=Bookmarks(streams=kept, singer=singer),
+        bookmarks=Bookmarks(
+            streams=kept, singer=singer if singer is not None else (old.singer if old else None), transforms=marks or None
+        ),
     )
 
 
@@ -71,7 +80,9 @@ def edit(
         pipeline=pipeline,
         updated_at=datetime.now(timezone.utc),
         last_run_id=previous.last_run_id,
-        bookmarks=Bookmarks(streams=change(marks), singer=previous.bookmarks.singer),
+        bookmarks=Bookmarks(
+            streams=change(marks), singer=previous.bookmarks.singer, transforms=previous.bookmarks.transforms
+        ),
     )
     save(bucket, updated)
     return updated

@@ -211,6 +211,9 @@ CheckKind = Literal[
 Severity = Literal["warn", "error"]
 
 
+Step = Literal["extract", "transform", "check"]
+
+
 class CheckResult(Doc):
     location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
     check: CheckKind
@@ -226,7 +229,7 @@ class CheckResult(Doc):
 
 class QuarantinedFile(Doc):
     location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
-    path: Annotated[str, Field(pattern=r"^quarantine/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}/.*\.parquet$")]
+    path: Annotated[str, Field(pattern=r"^quarantine/(raw|curated)/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}/.*\.parquet$")]
     rows: Count
     bytes: Count
 
@@ -249,7 +252,7 @@ class RunLog(Versioned):
     bytes_written: Count
     tables: list[LoggedTable]
     error: RunError | None
-    step: Literal["extract", "transform", "check"] | None = None  # absent: extract
+    step: Step | None = None  # absent: extract
     checks: list[CheckResult] | None = None
     quarantine: list[QuarantinedFile] | None = None
 
