@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dataspoc_pipe.contract.models import LOCATION_PATTERN, CheckResult, Severity
 from dataspoc_pipe.engine import FILE_COLUMN, ident, literal
-from dataspoc_pipe.errors import PipeError, SourceError
+from dataspoc_pipe.errors import SourceError
 from dataspoc_pipe.fields import Columns, Strict
 
 if TYPE_CHECKING:
@@ -215,14 +215,6 @@ TABLE_VIEW = "checked"
 
 def reference_view(location: str) -> str:
     return "ref_" + location.replace("/", "__")
-
-
-class ChecksFailed(PipeError):
-    """A check of severity error failed, and on_check_failure is fail: nothing was published."""
-
-    def __init__(self, message: str, results: list[CheckResult]):
-        super().__init__(message)
-        self.results = results
 
 
 @dataclass
@@ -435,7 +427,7 @@ def mark_failing(con: duckdb.DuckDBPyConnection, error_checks: list, new_files: 
     files = ", ".join(literal(f) for f in new_files)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __failing AS SELECT {ident(FILE_COLUMN)}, file_row_number, "
-        f"list_filter([{names}], x -> x IS NOT NULL) AS why "
+        f"list_filter([{names}], lambda x: x IS NOT NULL) AS why "
         f"FROM ({_flags_sql(error_checks)}) AS g WHERE ({any_flag}) AND {ident(FILE_COLUMN)} IN ({files})"
     )
     rows = con.execute(f"SELECT {ident(FILE_COLUMN)}, count(*) FROM __failing GROUP BY ALL").fetchall()

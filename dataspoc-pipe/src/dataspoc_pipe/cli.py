@@ -186,8 +186,18 @@ def run(
 
     documents, failures = [], []
     for name, pipeline in pipelines.items():
+
+        def done(log, name=name) -> None:
+            documents.append(render.log_document(log))
+            if not quiet:
+                console.say(render.run_summary(log))
+            failed = _failed_checks(log, name)
+            if failed is not None:
+                failures.append(failed)
+
         try:
             with render.run_progress(name, quiet=dry_run or quiet) as progress:
+                progress.on_log = done
                 result = runner.run(target, name, pipeline, project_file.parent, progress, options)
         except Exception as exc:  # noqa: BLE001 - one pipeline's failure, even a bug, must not stop the others
             failures.append(diagnostics.report(exc, prefix=f"{name}: "))
@@ -195,14 +205,81 @@ def run(
         if isinstance(result, runner.Plan):
             documents.append(result.document())
             console.say(render.plan_summary(result))
-        else:
-            documents.append(render.log_document(result))
-            if not quiet:
-                console.say(render.run_summary(result))
     if as_json:
         console.out(json.dumps(documents, indent=2))
     if failures:
         raise typer.Exit(int(failures[0]))
+
+
+@command(
+    "dataspoc-pipe transform orders",
+    "dataspoc-pipe transform orders --full --json",
+)
+def transform(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    full: Annotated[
+        bool, typer.Option("--full", help="Read each raw table whole and replace its curated table.")
+    ] = False,
+    as_json: JsonOpt = False,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Run a pipeline's transform alone: raw tables into curated/<domain>/<table>.
+
+    Reads the raw rows new since the last transform (all of them with --full, or when the raw
+    table was rewritten), applies the declared steps or SQL, runs the curated tables' checks,
+    and publishes with the same atomic commit as `run`. `run` does this after each extract.
+    """
+    from dataspoc_pipe import config, render, runner
+    from dataspoc_pipe import transform as transforming
+
+    project_file, loaded, target = _context(project, bucket)
+    pipeline = config.pipeline(loaded, name, project_file)
+    if pipeline.transform is None:
+        raise UsageError(f"pipeline '{name}' declares no transform; add a transform: block (docs/pipe.md)")
+    target.check_reachable()
+    with runner.running(target, name):
+        log = transforming.run(target, name, pipeline, full=full)
+    assert log is not None
+    console.say(render.run_summary(log))
+    if as_json:
+        console.out(json.dumps([render.log_document(log)], indent=2))
+    failed = _failed_checks(log, name)
+    if failed is not None:
+        raise typer.Exit(int(failed))
+
+
+@command(
+    "dataspoc-pipe check orders",
+    "dataspoc-pipe check orders --json | jq '.checks[] | select(.status == \"fail\")'",
+)
+def check(
+    name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    as_json: JsonOpt = False,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Run a pipeline's quality checks alone, on what is published.
+
+    Each table's score goes into the manifest and the results into a run log. Exit 1 when a
+    check of severity error fails; nothing is moved or quarantined.
+    """
+    from dataspoc_pipe import config, gate, render
+
+    project_file, loaded, target = _context(project, bucket)
+    pipeline = config.pipeline(loaded, name, project_file)
+    target.check_reachable()
+    log = gate.check_published(target, name, pipeline)
+    if as_json:
+        console.out(json.dumps(render.log_document(log), indent=2))
+    else:
+        render.checks_table(log)
+    from dataspoc_pipe import checks
+    from dataspoc_pipe.errors import ChecksFailed
+
+    failures = checks.failed_errors(log.checks or [])
+    if failures:
+        raise ChecksFailed(checks.summary(failures))
 
 
 @command(
@@ -229,12 +306,31 @@ def backfill(
     pipeline = config.pipeline(loaded, name, project_file)
     window = (_cursor_value(start), _cursor_value(end))
     options = runner.Options(window=window, only=stream)
+    logs = []
     with render.run_progress(name) as progress:
-        result = runner.run(target, name, pipeline, project_file.parent, progress, options)
-    assert not isinstance(result, runner.Plan)
-    console.say(render.run_summary(result))
+        progress.on_log = logs.append
+        try:
+            runner.run(target, name, pipeline, project_file.parent, progress, options)
+        finally:
+            for log in logs:
+                console.say(render.run_summary(log))
     if as_json:
-        console.out(json.dumps([render.log_document(result)], indent=2))
+        console.out(json.dumps([render.log_document(log) for log in logs], indent=2))
+    failed = [code for code in (_failed_checks(log, name) for log in logs) if code is not None]
+    if failed:
+        raise typer.Exit(int(failed[0]))
+
+
+def _failed_checks(log, name: str):
+    """A published run whose checks of severity error failed (their rows quarantined): one
+    line on stderr, and the exit code it earns."""
+    from dataspoc_pipe import checks
+    from dataspoc_pipe.errors import ChecksFailedAfterPublish
+
+    failures = checks.failed_errors(log.checks or [])
+    if not failures:
+        return None
+    return diagnostics.report(ChecksFailedAfterPublish(checks.summary(failures) + "; the rows that failed are in quarantine/"), prefix=f"{name}: ")
 
 
 def _cursor_value(text: str) -> str | int | float:

@@ -1,7 +1,7 @@
 """The curated layer's declarations, and the DuckDB query each curated table is computed by.
 
-A curated table is declared under its pipeline's `transform:` block, by the raw table it reads:
-either declared steps, applied in order to the raw rows, or one DuckDB SQL statement. The query
+A curated table is declared under its pipeline's `transform:` block, by name, with the raw
+table it reads (`from:`, by default the raw table of the same name): either declared steps, applied in order to the raw rows, or one DuckDB SQL statement. The query
 reads two views: `source`, the whole raw table, and `source_new`, the raw files new since the
 table's last transform (the whole raw table on a full transform). Declared steps read
 `source_new`: they work row by row, so only new rows need them (dedupe, across runs, is the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from dataspoc_pipe.checks import Check
 from dataspoc_pipe.contract.models import WriteMode
@@ -67,7 +67,9 @@ class Step(Strict):
 
 
 class CuratedTable(Strict):
-    table: Name | None = None  # the curated table's name; default: the raw table's
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: Annotated[Name | None, Field(alias="from")] = None  # the raw table read; default: the same name
     steps: list[Step] = Field(default_factory=list)
     sql: Annotated[str, Field(min_length=1)] | None = None
     # default: append for steps, merge on the dedupe key when a step dedupes, overwrite for sql
@@ -107,7 +109,7 @@ class CuratedTable(Strict):
 
 class Transform(Strict):
     domain: Name  # curated/<domain>/<table>
-    tables: Annotated[dict[Name, CuratedTable], Field(min_length=1)]  # by the raw table they read
+    tables: Annotated[dict[Name, CuratedTable], Field(min_length=1)]  # by curated table name
 
 
 def step_sql(step: Step, inner: str, order_file: bool) -> str:

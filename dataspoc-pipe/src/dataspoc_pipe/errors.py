@@ -88,3 +88,15 @@ class SourceUnreachable(PipeError):
 
 class PipelineBusy(StorageError):
     """Another run of the same pipeline holds its run lock: a later retry will do."""
+
+
+class ChecksFailed(PipeError):
+    """A check of severity error failed and on_check_failure is fail: nothing was published."""
+
+    def __init__(self, message: str, results: list | None = None):
+        super().__init__(message)
+        self.results = results  # contract CheckResults, for the failed run's log
+
+
+class ChecksFailedAfterPublish(PipeError):
+    """Checks of severity error failed; the rows that passed were published, the others quarantined."""

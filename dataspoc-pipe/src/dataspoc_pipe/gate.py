@@ -19,6 +19,7 @@ from typing import Any
 from dataspoc_pipe import checks, engine
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract.models import CheckResult, Manifest, Table
+from dataspoc_pipe.errors import ChecksFailed
 from dataspoc_pipe.writer import COMPRESSION, WrittenFile
 
 
@@ -105,7 +106,7 @@ def judge(
         table.quality = checks.quality(outcome.results, run_id, datetime.now(timezone.utc))
     failures = checks.failed_errors(verdict.results)
     if failures and policy == "fail":
-        raise checks.ChecksFailed(
+        raise ChecksFailed(
             f"{checks.summary(failures)}; nothing was published (on_check_failure: fail)", verdict.results
         )
     return verdict
@@ -150,3 +151,50 @@ def _quarantine(con, table, outcome: checks.Outcome, run_id: str, staging: Path)
             result.quarantined_rows = counts[result.name]
     table.files = kept_files
     return moved
+
+
+def check_published(bucket: Bucket, name: str, pipeline) -> Any:
+    """`dataspoc-pipe check NAME`: the pipeline's checks on its published tables (raw and
+    curated); the results go into a run log (step: check) and each table's `quality` into the
+    manifest. Nothing is quarantined: published rows stay published."""
+    from dataspoc_pipe import catalog, publish, runlog
+
+    clock = publish.Clock(runlog.new_run_id(), datetime.now(timezone.utc))
+    manifest = catalog.load(bucket)
+    declared: dict[str, list] = {f"raw/{pipeline.target.namespace}/{t}": c for t, c in pipeline.checks.items() if c}
+    if pipeline.transform is not None:
+        for target, spec in pipeline.transform.tables.items():
+            if spec.checks:
+                declared[f"curated/{pipeline.transform.domain}/{target}"] = spec.checks
+    results: list[CheckResult] = []
+    qualities: dict[str, dict] = {}
+    for location, table_checks in declared.items():
+        entry = manifest.find(location)
+        if entry is None:
+            continue  # not published yet
+        by_run: dict[str, int] = {}
+        for f in entry.files:
+            by_run[f.run_id or ""] = by_run.get(f.run_id or "", 0) + f.rows
+        runs = sorted(by_run)
+        subject = checks.Subject(
+            location=location,
+            listed=[engine.path_of(bucket, f.path) for f in entry.files],
+            new_rows=by_run[runs[-1]] if runs else None,
+            previous_rows=by_run[runs[-2]] if len(runs) > 1 else None,
+        )
+        con = engine.connect(bucket)
+        try:
+            outcome = checks.evaluate(con, subject, table_checks, references(bucket, manifest, table_checks))
+        finally:
+            con.close()
+        results += outcome.results
+        found = checks.quality(outcome.results, clock.run_id, datetime.now(timezone.utc))
+        if found:
+            qualities[location] = found
+    log = runlog.build(
+        clock.run_id, name, "success", clock.started, clock.elapsed(), [], step="check", checks=results or None
+    )
+    runlog.save(bucket, log)
+    if qualities:
+        catalog.update(bucket, lambda document: catalog.set_quality(document, qualities))
+    return log

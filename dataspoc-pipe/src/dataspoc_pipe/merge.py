@@ -62,7 +62,11 @@ def merged(
     keyed = combined.filter(pc.invert(has_null))
     order = [(c, "ascending") for c in key] + ([(order_by, "ascending")] if order_by else []) + [(SEQ, "ascending")]
     # NULLs first: a row whose order_by is NULL never beats one that has a value
-    ranked = keyed.take(pc.sort_indices(keyed, sort_keys=order, null_placement="at_start"))
+    try:  # pyarrow 25 and later: null placement per key
+        indices = pc.sort_indices(keyed, sort_keys=[(c, o, "at_start") for c, o in order])
+    except (TypeError, ValueError, pa.ArrowInvalid):
+        indices = pc.sort_indices(keyed, sort_keys=order, null_placement="at_start")
+    ranked = keyed.take(indices)
     ranked = ranked.append_column("__dataspoc_pos", pa.array(range(ranked.num_rows), pa.int64()))
     winners = ranked.group_by(key, use_threads=False).aggregate([("__dataspoc_pos", "max")])
     kept = ranked.take(winners.column("__dataspoc_pos_max")).drop_columns(["__dataspoc_pos"])

@@ -22,13 +22,28 @@ def size(n: int) -> str:
 
 
 def run_summary(log: RunLog) -> str:
+    step = " transform" if log.step == "transform" else ""
     if log.status == "no_new_data":
-        return f"{log.pipeline}: no new data (run {log.run_id})"
+        return f"{log.pipeline}:{step} no new data (run {log.run_id})"
     where = ", ".join(t.location for t in log.tables)
-    return (
-        f"{log.pipeline}: {log.rows_written:,} rows -> {where} "
+    lines = [
+        f"{log.pipeline}:{step} {log.rows_written:,} rows -> {where} "
         f"({log.files_written} file{'' if log.files_written == 1 else 's'}, {size(log.bytes_written)}) in {log.duration_seconds:.1f} s, run {log.run_id}"
-    )
+    ]
+    return "\n".join(lines + check_lines(log))
+
+
+def check_lines(log: RunLog) -> list[str]:
+    """One line for the checks of the run, and one per check that failed."""
+    results = log.checks or []
+    if not results:
+        return []
+    failed = [r for r in results if r.status == "fail"]
+    lines = [f"  checks: {len(results) - len(failed)} of {len(results)} passed"]
+    for r in failed:
+        kept = f", {r.quarantined_rows} rows quarantined" if r.quarantined_rows else ""
+        lines.append(f"  {'ERROR' if r.severity == 'error' else 'warn'} {r.location} {r.name}: {r.message or 'failed'}{kept}")
+    return lines
 
 
 def log_document(log: RunLog) -> dict[str, Any]:
@@ -134,3 +149,21 @@ def vacuum_summary(report) -> str:
         f"({size(document['bytes'])}), and {len(report.logs)} old run log{'' if len(report.logs) == 1 else 's'}; "
         f"{report.kept} replaced kept within the retention"
     )
+
+
+def checks_table(log: RunLog) -> None:
+    rows = [
+        [
+            r.location,
+            r.name,
+            r.severity,
+            r.status,
+            "" if r.failing_rows is None else f"{r.failing_rows:,}/{r.checked_rows or 0:,}",
+            r.message or "",
+        ]
+        for r in log.checks or []
+    ]
+    if not rows:
+        console.say(f"{log.pipeline}: no checks declared, or no published table to check")
+        return
+    _table(f"checks of {log.pipeline} (run {log.run_id})", ["table", "check", "severity", "status", "failing", "detail"], rows)

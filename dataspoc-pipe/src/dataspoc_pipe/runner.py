@@ -36,6 +36,7 @@ class Progress:
 
     on_file: Callable[[str], None] = lambda name: None
     on_rows: Callable[[int], None] = lambda rows: None
+    on_log: Callable[[RunLog], None] = lambda log: None  # each step's log, as it ends
 
 
 @dataclass
@@ -74,7 +75,9 @@ def run(
     progress: Progress | None = None,
     options: Options | None = None,
     now: datetime | None = None,
-) -> RunLog | Plan:
+) -> list[RunLog] | Plan:
+    """Extract, then transform when the pipeline declares curated tables: their run logs (a
+    transform finding no new raw rows adds none), or the plan of a dry run."""
     progress = progress or Progress()
     options = options or Options()
     started = now or datetime.now(timezone.utc)
@@ -91,7 +94,16 @@ def run(
             for stream in opened:
                 stream.close()
     with running(bucket, name):
-        return _run(bucket, name, pipeline, project_dir, progress, options, clock)
+        logs = [_run(bucket, name, pipeline, project_dir, progress, options, clock)]
+        progress.on_log(logs[0])
+        if pipeline.transform is not None:
+            from dataspoc_pipe import transform
+
+            after = transform.run(bucket, name, pipeline, full=options.full)
+            if after is not None and after.status != "no_new_data":
+                logs.append(after)
+                progress.on_log(after)
+        return logs
 
 
 @contextmanager
@@ -138,7 +150,9 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 ):
                     return publish.no_new_data(bucket, name, clock, previous)
                 staged = _before_commit(bucket, pipeline, staged, clock, staging)
-                return publish.commit(bucket, name, clock, staged, previous, publish.Extras(singer=tap_state))
+                extras = _checked(bucket, pipeline, staged, clock, staging)
+                extras.singer = tap_state
+                return publish.commit(bucket, name, clock, staged, previous, extras)
         try:
             work = [s for s in opened if s.plan()]
             if not work:
@@ -148,7 +162,8 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
                     return publish.no_new_data(bucket, name, clock, previous)  # a database with no new rows
                 staged = _before_commit(bucket, pipeline, staged, clock, staging)
-                return publish.commit(bucket, name, clock, staged, previous)
+                extras = _checked(bucket, pipeline, staged, clock, staging)
+                return publish.commit(bucket, name, clock, staged, previous, extras)
         finally:
             for stream in opened:
                 stream.close()
@@ -239,6 +254,24 @@ def _before_commit(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publ
         else t
         for t in staged
     ]
+
+
+def _checked(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path) -> publish.Extras:
+    """Run the raw tables' checks (gate.py): stop the run, or quarantine failing rows."""
+    if not pipeline.checks:
+        return publish.Extras()
+    from dataspoc_pipe import gate
+
+    verdict = gate.judge(
+        bucket,
+        catalog.load(bucket),
+        staged,
+        lambda table: pipeline.checks.get(table.name, []),
+        pipeline.on_check_failure,
+        clock.run_id,
+        staging,
+    )
+    return publish.Extras(checks=verdict.results or None, quarantined=verdict.quarantined)
 
 
 def stage_interleaved(

@@ -127,6 +127,10 @@ class Table(Doc):
     def key(self) -> str:
         return self.location
 
+    @property
+    def files(self) -> list[DataFile]:
+        return [f for p in self.partitions for f in p.files]
+
 
 class Manifest(Versioned):
     updated_at: AwareDatetime
