@@ -16,8 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -33,7 +32,7 @@ WEIGHTS = {"error": 3, "warn": 1}
 FAILED_CHECKS_COLUMN = "_dataspoc_failed_checks"  # in quarantined rows: the checks they failed
 DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-Value = Union[str, int, float, bool]
+Value = str | int | float | bool
 
 
 def seconds(text: str) -> int:
@@ -153,7 +152,9 @@ class Relationships(Base):
 
     def flags(self) -> str:
         column = ident(self.column)
-        other = f"SELECT {ident(self.field)} FROM {ident(reference_view(self.to))} WHERE {ident(self.field)} IS NOT NULL"
+        other = (
+            f"SELECT {ident(self.field)} FROM {ident(reference_view(self.to))} WHERE {ident(self.field)} IS NOT NULL"
+        )
         return f"({column} IS NOT NULL AND {column} NOT IN ({other}))"
 
 
@@ -204,9 +205,8 @@ class Freshness(Base):
         return f"freshness({self.column})"
 
 
-RowCheck = Union[NotNull, Unique, AcceptedValues, Range, Regex, Relationships]
 Check = Annotated[
-    Union[NotNull, Unique, AcceptedValues, Range, Regex, Relationships, Sql, RowCount, RowCountChange, Freshness],
+    NotNull | Unique | AcceptedValues | Range | Regex | Relationships | Sql | RowCount | RowCountChange | Freshness,
     Field(discriminator="check"),
 ]
 ROW_CHECKS = (NotNull, Unique, AcceptedValues, Range, Regex, Relationships)
@@ -250,7 +250,9 @@ def evaluate(
     if not subject.listed:
         return Outcome(
             [
-                _row_result(subject, c, 0, 0) if isinstance(c, (*ROW_CHECKS, Sql)) else _table_result(subject, c, 0, now, None)
+                _row_result(subject, c, 0, 0)
+                if isinstance(c, (*ROW_CHECKS, Sql))
+                else _table_result(subject, c, 0, now, None)
                 for c in checks
             ]
         )
@@ -281,7 +283,12 @@ def evaluate(
         else:
             observed = None
             if isinstance(check, Freshness):
-                observed = _scalar(con, f"SELECT max({ident(check.column)}) FROM {ident(TABLE_VIEW)}", subject, f"check {check.label()}")
+                observed = _scalar(
+                    con,
+                    f"SELECT max({ident(check.column)}) FROM {ident(TABLE_VIEW)}",
+                    subject,
+                    f"check {check.label()}",
+                )
             results.append(_table_result(subject, check, total, now, observed))
     failing = [c for c in row_checks if c.severity == "error" and by_check[id(c)]]
     return Outcome(results, failing)
@@ -336,7 +343,12 @@ def _table_result(subject: Subject, check, total: int, now: datetime, newest) ->
         failed = (check.min is not None and total < check.min) or (check.max is not None and total > check.max)
         if failed:
             bounds = " and ".join(
-                part for part in (f"at least {check.min}" if check.min is not None else "", f"at most {check.max}" if check.max is not None else "") if part
+                part
+                for part in (
+                    f"at least {check.min}" if check.min is not None else "",
+                    f"at most {check.max}" if check.max is not None else "",
+                )
+                if part
             )
             message = f"{total} rows; expected {bounds}"
     elif isinstance(check, RowCountChange):
@@ -360,7 +372,9 @@ def _table_result(subject: Subject, check, total: int, now: datetime, newest) ->
             elif isinstance(newest, date):
                 newest = datetime(newest.year, newest.month, newest.day, tzinfo=timezone.utc)
             else:
-                raise SourceError(f"{subject.location}: check {check.label()}: column {check.column} is not a date or timestamp")
+                raise SourceError(
+                    f"{subject.location}: check {check.label()}: column {check.column} is not a date or timestamp"
+                )
             observed = round((now - newest) / timedelta(seconds=1), 1)
             failed = observed > seconds(check.max_age)
             if failed:
@@ -436,7 +450,9 @@ def mark_failing(con: duckdb.DuckDBPyConnection, error_checks: list, new_files: 
 
 def failing_count(con: duckdb.DuckDBPyConnection, check) -> int:
     """The run's rows that failed `check`, after mark_failing."""
-    return int(con.execute("SELECT count(*) FROM __failing WHERE list_contains(why, ?)", [check.label()]).fetchall()[0][0])
+    return int(
+        con.execute("SELECT count(*) FROM __failing WHERE list_contains(why, ?)", [check.label()]).fetchall()[0][0]
+    )
 
 
 def failing_rows(con: duckdb.DuckDBPyConnection, staged_file: str) -> tuple[list[int], list[str]]:

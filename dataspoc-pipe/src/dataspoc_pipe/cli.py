@@ -306,7 +306,7 @@ def backfill(
     pipeline = config.pipeline(loaded, name, project_file)
     window = (_cursor_value(start), _cursor_value(end))
     options = runner.Options(window=window, only=stream)
-    logs = []
+    logs: list = []
     with render.run_progress(name) as progress:
         progress.on_log = logs.append
         try:
@@ -330,7 +330,10 @@ def _failed_checks(log, name: str):
     failures = checks.failed_errors(log.checks or [])
     if not failures:
         return None
-    return diagnostics.report(ChecksFailedAfterPublish(checks.summary(failures) + "; the rows that failed are in quarantine/"), prefix=f"{name}: ")
+    return diagnostics.report(
+        ChecksFailedAfterPublish(checks.summary(failures) + "; the rows that failed are in quarantine/"),
+        prefix=f"{name}: ",
+    )
 
 
 def _cursor_value(text: str) -> str | int | float:

@@ -23,6 +23,7 @@ PROJECT_ENV = "DATASPOC_PIPE_PROJECT"
 BUCKET_ENV = "DATASPOC_BUCKET"
 DEFAULT_BUCKET = "./bucket"
 
+
 class Target(Strict):
     namespace: Name
     table: Name | None = None  # the table of a one-table source; default: the pipeline's name

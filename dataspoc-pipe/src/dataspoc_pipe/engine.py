@@ -8,7 +8,6 @@ filesystem (`register_filesystem`): no DuckDB extension is ever downloaded.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataspoc_pipe.bucket import Bucket
@@ -66,4 +65,3 @@ def files_view(
     if with_file:
         options += [f"filename={literal(FILE_COLUMN)}", "file_row_number=true"]
     con.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * FROM read_parquet([{listed}], {', '.join(options)})")
-

@@ -65,7 +65,9 @@ def references(bucket: Bucket, manifest: Manifest, declared: list) -> dict[str, 
     for check in declared:
         if isinstance(check, checks.Relationships):
             table = manifest.find(check.to)
-            found[check.to] = [engine.path_of(bucket, f.path) for p in table.partitions for f in p.files] if table else []
+            found[check.to] = (
+                [engine.path_of(bucket, f.path) for p in table.partitions for f in p.files] if table else []
+            )
     return found
 
 
@@ -131,14 +133,18 @@ def _quarantine(con, table, outcome: checks.Outcome, run_id: str, staging: Path)
         data = pq.read_table(written.local_path)
         mask = pc.invert(pc.is_in(pa.array(range(data.num_rows), pa.int64()), value_set=pa.array(rows, pa.int64())))
         kept = data.filter(mask)
-        bad = data.take(pa.array(rows, pa.int64())).append_column(checks.FAILED_CHECKS_COLUMN, pa.array(why, pa.string()))
+        bad = data.take(pa.array(rows, pa.int64())).append_column(
+            checks.FAILED_CHECKS_COLUMN, pa.array(why, pa.string())
+        )
         directory = "/".join(f"{k}={v}" for k, v in written.partition.items())
         name = f"part-{run_id}-q{number:05d}.parquet"
         rel = f"quarantine/{table.location}/{directory}/{name}" if directory else f"quarantine/{table.location}/{name}"
         local = folder / name
         pq.write_table(bad, local, compression=COMPRESSION)
         moved.append(
-            Quarantined(table.location, WrittenFile(dict(written.partition), local, rel, bad.num_rows, local.stat().st_size))
+            Quarantined(
+                table.location, WrittenFile(dict(written.partition), local, rel, bad.num_rows, local.stat().st_size)
+            )
         )
         if kept.num_rows:
             pq.write_table(kept, written.local_path, compression=COMPRESSION)

@@ -20,8 +20,8 @@ from dataspoc_pipe import catalog, diagnostics, runlog, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.contract.models import (
     CheckResult,
-    Layer,
     LastCheck,
+    Layer,
     LoggedFile,
     LoggedTable,
     QuarantinedFile,
@@ -42,10 +42,11 @@ PARTITION_BY = ["dt"]
 FAILPOINT_ENV = "DATASPOC_FAILPOINT"
 
 
-def failpoint(name: str) -> None:
-    """Crash trials: with DATASPOC_FAILPOINT=<name> the process kills itself (SIGKILL) here, as a
-    power cut would, so tests can prove every step of the commit leaves a readable bucket."""
-    if os.environ.get(FAILPOINT_ENV) == name:
+def failpoint(name: str, step: str | None = None) -> None:
+    """Crash trials: with DATASPOC_FAILPOINT=<name> (any step) or <step>:<name> (transform:after-data)
+    the process kills itself (SIGKILL) here, as a power cut would, so tests can prove every step
+    of the commit leaves a readable bucket."""
+    if os.environ.get(FAILPOINT_ENV) in (name, f"{step or 'extract'}:{name}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -121,7 +122,7 @@ def commit(
             bucket.publish_file(f.local_path, f.rel_path)
     for q in extras.quarantined:
         bucket.publish_file(q.file.local_path, q.file.rel_path)
-    failpoint("after-data")
+    failpoint("after-data", extras.step)
     bookmarks = {table.name: table.bookmark for table in staged if table.layer == "raw"}
     # a table with no new rows changes nothing, unless a transform replaces it with nothing
     with_rows = [table for table in staged if table.files or (table.layer == "curated" and table.mode == "overwrite")]
@@ -131,17 +132,24 @@ def commit(
         for q in extras.quarantined
     ]
     log = runlog.build(
-        clock.run_id, pipeline, "success", clock.started, clock.elapsed(), logged,
-        step=extras.step, checks=extras.checks, quarantine=quarantine or None,
+        clock.run_id,
+        pipeline,
+        "success",
+        clock.started,
+        clock.elapsed(),
+        logged,
+        step=extras.step,
+        checks=extras.checks,
+        quarantine=quarantine or None,
     )
     runlog.save(bucket, log)  # 2. run log
-    failpoint("after-log")
+    failpoint("after-log", extras.step)
     after = state.advanced(
         previous, pipeline, clock.run_id, bookmarks, singer=extras.singer, transforms=extras.transforms
     )
     state.save(bucket, after)  # 3. state
     clock.committed = True
-    failpoint("after-state")
+    failpoint("after-state", extras.step)
     runs = [
         catalog.TableRun(
             layer=table.layer,

@@ -42,7 +42,9 @@ def check_lines(log: RunLog) -> list[str]:
     lines = [f"  checks: {len(results) - len(failed)} of {len(results)} passed"]
     for r in failed:
         kept = f", {r.quarantined_rows} rows quarantined" if r.quarantined_rows else ""
-        lines.append(f"  {'ERROR' if r.severity == 'error' else 'warn'} {r.location} {r.name}: {r.message or 'failed'}{kept}")
+        lines.append(
+            f"  {'ERROR' if r.severity == 'error' else 'warn'} {r.location} {r.name}: {r.message or 'failed'}{kept}"
+        )
     return lines
 
 
@@ -152,18 +154,20 @@ def vacuum_summary(report) -> str:
 
 
 def checks_table(log: RunLog) -> None:
-    rows = [
-        [
-            r.location,
-            r.name,
-            r.severity,
-            r.status,
-            "" if r.failing_rows is None else f"{r.failing_rows:,}/{r.checked_rows or 0:,}",
-            r.message or "",
-        ]
-        for r in log.checks or []
-    ]
-    if not rows:
+    """One line per check on stdout, never cut, so `| grep FAIL` finds them."""
+    results = log.checks or []
+    if not results:
         console.say(f"{log.pipeline}: no checks declared, or no published table to check")
         return
-    _table(f"checks of {log.pipeline} (run {log.run_id})", ["table", "check", "severity", "status", "failing", "detail"], rows)
+    lines = [f"checks of {log.pipeline} (run {log.run_id})"]
+    width = max(len(r.name) for r in results)
+    where = max(len(r.location) for r in results)
+    for r in results:
+        counted = "" if r.failing_rows is None else f"{r.failing_rows:,}/{r.checked_rows or 0:,} rows"
+        if r.failing_rows is None:
+            detail = r.message or ("" if r.observed is None else f"measured {r.observed:g}")
+        else:
+            detail = counted
+        status = "FAIL" if r.status == "fail" else "pass"
+        lines.append(f"  {status}  {r.severity:<5}  {r.location:<{where}}  {r.name:<{width}}  {detail}".rstrip())
+    console.out("\n".join(lines))

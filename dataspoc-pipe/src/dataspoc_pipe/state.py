@@ -50,7 +50,9 @@ def advanced(
         updated_at=datetime.now(timezone.utc),
         last_run_id=run_id,
         bookmarks=Bookmarks(
-            streams=kept, singer=singer if singer is not None else (old.singer if old else None), transforms=marks or None
+            streams=kept,
+            singer=singer if singer is not None else (old.singer if old else None),
+            transforms=marks or None,
         ),
     )
 

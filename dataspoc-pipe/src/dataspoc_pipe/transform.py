@@ -61,8 +61,13 @@ def run(
             staged = _merge(bucket, manifest, staged, work, clock, staging)
             specs = {w.location: w.spec for w in work}
             verdict = gate.judge(
-                bucket, manifest, staged, lambda t: specs[t.location].checks, pipeline.on_check_failure,
-                clock.run_id, staging,
+                bucket,
+                manifest,
+                staged,
+                lambda t: specs[t.location].checks,
+                pipeline.on_check_failure,
+                clock.run_id,
+                staging,
             )
             extras = publish.Extras(
                 step="transform",
@@ -92,7 +97,8 @@ def plan(manifest, name: str, pipeline: Pipeline, marks: dict[str, TransformMark
         newest = max(f.run_id or "" for f in files)
         mark = marks.get(location)
         rebuild = full or mark is None or not _adds_up(files, mark)
-        new = files if rebuild else [f for f in files if (f.run_id or "") > mark.through_run_id]
+        since = "" if rebuild or mark is None else mark.through_run_id
+        new = files if rebuild else [f for f in files if (f.run_id or "") > since]
         if not new:
             continue
         if not newest:
@@ -222,4 +228,3 @@ def _merge(bucket, manifest, staged, work: list[Work], clock, staging) -> list:
             table = merge.merged(bucket, table, current, settings.key, settings.order_by, clock.run_id, staging)
         out.append(table)
     return out
-

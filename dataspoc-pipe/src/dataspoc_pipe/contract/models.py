@@ -209,8 +209,16 @@ class LoggedTable(Doc):
 
 
 CheckKind = Literal[
-    "not_null", "unique", "accepted_values", "range", "regex", "relationships", "row_count", "row_count_change",
-    "freshness", "sql",
+    "not_null",
+    "unique",
+    "accepted_values",
+    "range",
+    "regex",
+    "relationships",
+    "row_count",
+    "row_count_change",
+    "freshness",
+    "sql",
 ]
 Severity = Literal["warn", "error"]
 
@@ -233,7 +241,9 @@ class CheckResult(Doc):
 
 class QuarantinedFile(Doc):
     location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
-    path: Annotated[str, Field(pattern=r"^quarantine/(raw|curated)/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}/.*\.parquet$")]
+    path: Annotated[
+        str, Field(pattern=r"^quarantine/(raw|curated)/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}/.*\.parquet$")
+    ]
     rows: Count
     bytes: Count
 
