@@ -399,6 +399,62 @@ def validate(
         raise typer.Exit(int(code))
 
 
+@command(
+    "dataspoc-pipe compact raw/shop/orders --dry-run",
+    "dataspoc-pipe compact raw/shop/orders --partition dt=2026-11-20",
+    "dataspoc-pipe compact curated/sales/orders --json",
+)
+def compact(
+    table: Annotated[str, typer.Argument(help="The table: raw/<namespace>/<name> or curated/<domain>/<name>.")],
+    partition: Annotated[
+        str | None, typer.Option("--partition", help="One partition (dt=2026-11-20) [default: every one].")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be rewritten; change nothing.")] = False,
+    as_json: JsonOpt = False,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Rewrite each partition's small files (under 32 MB, two or more) into one, atomically.
+
+    The new file replaces them in one manifest update; the old ones stay in the bucket, listed
+    under `replaced`, until `vacuum` deletes them past the retention. The pipelines that write
+    the table are locked out while it runs.
+    """
+    from contextlib import ExitStack
+
+    from dataspoc_pipe import compact as compacting
+    from dataspoc_pipe import runner
+
+    _, loaded, target = _context(project, bucket, need_project=False)
+    location = compacting.parse_location(table)
+    target.check_exists()
+    with ExitStack() as stack:
+        for name in _writers_of(loaded, location):
+            stack.enter_context(runner.running(target, name))
+        plan = compacting.compact(target, location, compacting.parse_partition(partition), dry_run=dry_run)
+    if as_json:
+        console.out(json.dumps(plan.document(dry_run), indent=2))
+    if not plan.partitions:
+        console.say(f"{location}: no partition has two or more small files; nothing to do")
+        return
+    files = sum(len(p["files"]) for p in plan.partitions)
+    verb = "would rewrite" if dry_run else "rewrote"
+    console.say(f"{location}: {verb} {files} files in {len(plan.partitions)} partitions into one each")
+
+
+def _writers_of(loaded, location: str) -> list[str]:
+    """The pipelines that may write a table: by namespace (raw) or transform domain (curated)."""
+    if loaded is None:
+        return []
+    layer, namespace, _name = location.split("/")
+    return sorted(
+        name
+        for name, p in loaded.pipelines.items()
+        if (layer == "raw" and p.target.namespace == namespace)
+        or (layer == "curated" and p.transform is not None and p.transform.domain == namespace)
+    )
+
+
 @command("dataspoc-pipe vacuum --dry-run", "dataspoc-pipe vacuum --retain 30d --json")
 def vacuum(
     retain: Annotated[str, typer.Option("--retain", help="Keep replaced files this long (7d, 12h, 30m, 0).")] = "7d",

@@ -206,9 +206,11 @@ def recover(bucket: Bucket, pipeline: str, previous: State | None) -> list[str]:
     runs = []
     for logged in log.tables:
         table = manifest.find(logged.location)
-        listed = {f.path for p in table.partitions for f in p.files} if table else set()
-        if all(f.path in listed for f in logged.files):
-            continue
+        listed = {f.path for f in table.files} if table else set()
+        listed |= {r.path for r in (table.replaced or [])} if table else set()  # compacted since
+        missing = [f for f in logged.files if f.path not in listed]
+        if not missing or not any(bucket.exists(f.path) for f in missing):
+            continue  # applied; or compacted and vacuumed since, which only an applied run can be
         layer, namespace, name = logged.location.split("/")
         runs.append(
             catalog.TableRun(

@@ -79,7 +79,7 @@ class PartitionedWriter:
     batches and writing the last ones overlap; the bounded queue keeps memory bounded too.
     """
 
-    def __init__(self, staging: Path, location: str, run_id: str, evolve: bool = False):
+    def __init__(self, staging: Path, location: str, run_id: str, evolve: bool = False, first_sequence: int = 0):
         self.evolve = evolve  # a batch may bring new columns (sparse JSON keys): new files get them
         self.staging = staging
         self.location = location
@@ -87,7 +87,7 @@ class PartitionedWriter:
         self.schema: Any = None  # pyarrow.Schema, from the first batch
         self.files: list[WrittenFile] = []
         self._open: dict[tuple, _Open] = {}
-        self._sequence = 0
+        self._sequence = first_sequence
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="parquet-writer", daemon=True)
