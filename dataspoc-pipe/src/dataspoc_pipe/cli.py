@@ -114,6 +114,9 @@ def add(
             help="Any source setting as KEY=VALUE (VALUE read as YAML); ${VAR} is kept and read from the environment at run time.",
         ),
     ] = None,
+    schedule: Annotated[
+        str | None, typer.Option("--schedule", help="When cron runs it: five fields, UTC ('*/15 * * * *', '@daily').")
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a pipeline of the same name.")] = False,
     project: ProjectOpt = None,
 ) -> None:
@@ -131,6 +134,14 @@ def add(
     pipeline = wizard.pipeline_from_options(
         name, kind=kind, namespace=namespace, table=table, path=path, settings=settings or []
     )
+    if schedule is not None:
+        from dataspoc_pipe import cron
+
+        try:
+            cron.parse(schedule)
+        except ValueError as exc:
+            raise UsageError(f"--schedule: {exc}") from None
+        pipeline.schedule = schedule
     loaded.pipelines[name] = pipeline
     config.save(loaded, project_file)
     console.say(f"added pipeline '{name}' ({pipeline.source['kind']}) -> raw/{pipeline.target.namespace}/")
@@ -164,6 +175,13 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress and no summary lines; errors only (for cron).")
     ] = False,
+    if_due: Annotated[
+        bool,
+        typer.Option(
+            "--if-due",
+            help="Run only pipelines whose schedule has fired since their last run (for orchestrators ticking every minute).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     project: ProjectOpt = None,
     bucket: BucketOpt = None,
@@ -183,6 +201,15 @@ def run(
         raise UsageError("name a pipeline to run, or pass --all")
     pipelines = {name: config.pipeline(loaded, name, project_file) for name in chosen}
     options = runner.Options(full=full, reread_changed=reread_changed, dry_run=dry_run)
+    if if_due:
+        from dataspoc_pipe import schedule as scheduling
+
+        for name in list(pipelines):
+            is_due, why = scheduling.due(target, name, pipelines[name])
+            if not is_due:
+                del pipelines[name]
+                if not quiet:
+                    console.say(f"{name}: skipped, {why}")
 
     documents, failures = [], []
     for name, pipeline in pipelines.items():
@@ -479,6 +506,84 @@ def vacuum(
     if as_json:
         console.out(json.dumps(report.document(), indent=2))
     console.say(render.vacuum_summary(report))
+
+
+schedule_app = typer.Typer(
+    help="Run pipelines on their schedule: crontab lines for the pipelines' `schedule:`.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(schedule_app, name="schedule")
+CrontabOpt = Annotated[
+    str | None,
+    typer.Option("--crontab-file", help="Edit this file instead of the user's crontab (then: crontab FILE)."),
+]
+
+
+def schedule_command(*examples: str, name: str | None = None):
+    return lambda fn: schedule_app.command(name, epilog=epilog(*examples))(diagnostics.reporting(fn))
+
+
+@schedule_command("dataspoc-pipe schedule install", "dataspoc-pipe schedule install orders --log-dir /var/log/lake")
+def install(
+    names: Annotated[list[str] | None, typer.Argument(help="Pipelines [default: every one with a schedule].")] = None,
+    log_dir: Annotated[
+        str | None,
+        typer.Option("--log-dir", help="Where each run's output goes [default: logs/ beside the project file]."),
+    ] = None,
+    crontab_file: CrontabOpt = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Write a crontab line per scheduled pipeline (replacing this project's earlier lines).
+
+    Each line changes to the project's folder, holds a local flock so runs never overlap on
+    this host, runs `dataspoc-pipe run NAME --quiet`, and appends its output to a log file.
+    """
+    from dataspoc_pipe import config
+    from dataspoc_pipe import schedule as scheduling
+
+    project_file = config.project_path(project)
+    loaded = config.load(project_file)
+    folder = Path(log_dir).expanduser().resolve() if log_dir else project_file.parent / "logs"
+    lines = scheduling.install(project_file, loaded, list(names or []), _path(crontab_file), folder)
+    for row in lines:
+        console.out(row)
+    console.say(f"installed {len(lines)} crontab line{'' if len(lines) == 1 else 's'}; output goes to {folder}")
+
+
+@schedule_command("dataspoc-pipe schedule list", "dataspoc-pipe schedule list --json", name="list")
+def list_schedules(as_json: JsonOpt = False, crontab_file: CrontabOpt = None, project: ProjectOpt = None) -> None:
+    """Each pipeline's schedule, whether its crontab line is installed, and its next run (UTC)."""
+    from dataspoc_pipe import config, render
+    from dataspoc_pipe import schedule as scheduling
+
+    project_file = config.project_path(project)
+    rows = scheduling.listing(project_file, config.load(project_file), _path(crontab_file))
+    if as_json:
+        console.out(json.dumps(rows, indent=2))
+    else:
+        render.schedules_table(rows)
+
+
+@schedule_command("dataspoc-pipe schedule remove", "dataspoc-pipe schedule remove orders", name="remove")
+def remove_schedule(
+    names: Annotated[list[str] | None, typer.Argument(help="Pipelines [default: every one of this project].")] = None,
+    crontab_file: CrontabOpt = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Remove this project's crontab lines (of the pipelines named, or all of them)."""
+    from dataspoc_pipe import config
+    from dataspoc_pipe import schedule as scheduling
+
+    project_file = config.project_path(project)
+    gone = scheduling.remove(project_file, list(names or []), _path(crontab_file))
+    console.say(
+        f"removed {len(gone)} crontab line{'' if len(gone) == 1 else 's'}" + (f": {', '.join(gone)}" if gone else "")
+    )
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text).expanduser().resolve() if text else None
 
 
 @command("dataspoc-pipe status --json")

@@ -45,12 +45,21 @@ class Pipeline(Strict):
     merge: MergeSettings | None = None  # mode: merge: the key and which row wins
     on_schema_change: Literal["widen", "fail"] = "widen"  # evolution.py
     partition_by: PartitionBy | None = None  # default: dt is the extraction date (UTC)
-    schedule: str | None = None  # a cron line, kept for the reader: cron (or any scheduler) runs `run`
+    schedule: str | None = None  # cron's five fields (UTC): `schedule install` and `run --if-due` read it
     transform: Transform | None = None  # raw → curated (curate.py), run after each extract
     checks: dict[Name, list[Check]] = Field(default_factory=dict)  # per raw table (checks.py)
     # a check of severity error that fails: fail publishes nothing; quarantine publishes the rows
     # that pass and writes the others to quarantine/
     on_check_failure: Literal["fail", "quarantine"] = "fail"
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from dataspoc_pipe import cron
+
+            cron.parse(value)
+        return value
 
     @field_validator("source")
     @classmethod

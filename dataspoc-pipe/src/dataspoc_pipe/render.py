@@ -111,24 +111,39 @@ def checks(name: str, results: list[dict[str, Any]]) -> None:
         console.out(f"{mark} {name}: {result['check']}" + ("" if result["ok"] else f": {result['message']}"))
 
 
+def _short_time(text: str | None) -> str:
+    """`11-24 21:44` from an ISO timestamp (UTC): the year is in --json."""
+    if not text:
+        return "-"
+    from datetime import datetime, timezone
+
+    at = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return at.strftime("%m-%d %H:%M")
+
+
 def status_table(rows: list[dict[str, Any]]) -> None:
+    """Fits 80 columns: the first table of each pipeline in full, times to the minute (UTC)."""
     if not rows:
         console.say("no pipelines yet: add one with `dataspoc-pipe add`")
         return
     body = []
     for row in rows:
         last = row["last_run"] or {}
+        tables = row["tables"]
+        more = f" +{len(tables) - 1}" if len(tables) > 1 else ""
         body.append(
             [
                 row["pipeline"],
-                row["table"],
+                (tables[0] if tables else "-") + more,
                 f"{row['table_rows']:,}",
+                "-" if row.get("score") is None else f"{row['score']:g}",
                 last.get("status", "never run"),
-                last.get("started_at", "-"),
-                f"{last['rows_written']:,}" if last else "-",
+                _short_time(last.get("started_at")),
+                _short_time(row.get("next_run")),
             ]
         )
-    _table("pipelines", ["pipeline", "table", "rows", "last status", "last run", "last rows"], body)
+    headers = ["pipeline", "table", "rows", "score", "last status", "last run", "next run"]
+    _table("pipelines (times UTC)", headers, body, keep=("table", "last run", "next run"))
 
 
 def logs_table(name: str, runs: list[dict[str, Any]]) -> None:
@@ -171,3 +186,13 @@ def checks_table(log: RunLog) -> None:
         status = "FAIL" if r.status == "fail" else "pass"
         lines.append(f"  {status}  {r.severity:<5}  {r.location:<{where}}  {r.name:<{width}}  {detail}".rstrip())
     console.out("\n".join(lines))
+
+
+def schedules_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.say("no pipelines yet: add one with `dataspoc-pipe add`")
+        return
+    body = [
+        [r["pipeline"], r["schedule"] or "-", "yes" if r["installed"] else "no", r["next_run"] or "-"] for r in rows
+    ]
+    _table("schedules (UTC)", ["pipeline", "schedule", "installed", "next run"], body, keep=("next run",))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataspoc_pipe import catalog, runlog, state
+from dataspoc_pipe import catalog, runlog, schedule, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Project
 from dataspoc_pipe.contract.models import RunLog, dump
@@ -37,7 +37,10 @@ def status(bucket: Bucket, project: Project) -> list[dict[str, Any]]:
         one_table = pipeline.target.table or name
         streams = sorted(state.streams(saved, one_table)) or [one_table]
         locations = [f"raw/{pipeline.target.namespace}/{stream}" for stream in streams]
+        if pipeline.transform is not None:
+            locations += [f"curated/{pipeline.transform.domain}/{t}" for t in sorted(pipeline.transform.tables)]
         tables = [t for t in (manifest.find(location) for location in locations) if t is not None]
+        scores = [t.quality.score for t in tables if t.quality is not None]
         rows.append(
             {
                 "pipeline": name,
@@ -46,6 +49,9 @@ def status(bucket: Bucket, project: Project) -> list[dict[str, Any]]:
                 "table": ", ".join(locations),
                 "table_rows": sum(t.row_count for t in tables),
                 "last_run": last_run,
+                "score": min(scores) if scores else None,  # the lowest of its tables'
+                "schedule": pipeline.schedule,
+                "next_run": schedule.next_run(pipeline),
             }
         )
     return rows
