@@ -59,8 +59,8 @@ EVERY_KIND = [
 ]
 
 
-def test_every_check_kind_counts_what_it_should(pipe, tmp_path):
-    project(tmp_path, EVERY_KIND)
+def test_every_check_kind_counts_what_it_should(pipe, tmp_path, bucket_url):
+    project(tmp_path, EVERY_KIND, bucket=bucket_url)
     assert pipe("run", "customers").code == ExitCode.OK
     result = pipe("run", "orders", "--json")
     assert result.code == ExitCode.OK, result.stderr  # warnings only
@@ -78,10 +78,11 @@ def test_every_check_kind_counts_what_it_should(pipe, tmp_path):
     assert status == "fail" and 30 * 3600 - 120 < age < 30 * 3600 + 600
     assert found["fresh_enough"][0] == "pass"
     assert found["big_orders"] == ("fail", 1, None)
-    assert list(schema_validator("run-log").iter_errors(read_log(tmp_path, log["run_id"]))) == []
+    logged = read_bucket_json(bucket_url, f".dataspoc/logs/orders/{log['run_id']}.json")
+    assert list(schema_validator("run-log").iter_errors(logged)) == []
     # warnings are said, and the table is published whole
     assert "warn raw/shop/orders unique(id): 2 of 4 rows fail" in result.stderr
-    assert len(table_rows(str(tmp_path / "bucket"), "raw/shop/orders")) == 4
+    assert len(table_rows(bucket_url, "raw/shop/orders")) == 4
 
 
 def read_log(tmp_path, run_id):
@@ -201,10 +202,11 @@ def test_curated_checks_run_on_the_curated_table(pipe, tmp_path):
     assert transform["quarantine"][0]["path"].startswith("quarantine/curated/sales/orders/")
 
 
-def test_check_runs_on_what_is_published_and_exits_1_on_an_error(pipe, tmp_path):
+def test_check_runs_on_what_is_published_and_exits_1_on_an_error(pipe, tmp_path, bucket_url):
     project(
         tmp_path,
         [{"check": "accepted_values", "column": "status", "values": ["paid", "new"], "severity": "warn"}],
+        bucket=bucket_url,
         customers=False,
     )
     assert pipe("run", "orders").code == ExitCode.OK
@@ -223,7 +225,7 @@ def test_check_runs_on_what_is_published_and_exits_1_on_an_error(pipe, tmp_path)
     assert "check not_null(id) failed: 1 of 4 rows fail" in failed.stderr
     log = failed.json()
     assert log["step"] == "check" and log["tables"] == [] and len(log["checks"]) == 2
-    assert len(table_rows(str(tmp_path / "bucket"), "raw/shop/orders")) == 4  # nothing moved
+    assert len(table_rows(bucket_url, "raw/shop/orders")) == 4  # nothing moved
     # a check run is not a run cut short: the next run still finds nothing new
     assert "no new data" in pipe("run", "orders", "--quiet").stderr + pipe("run", "orders").stderr
 

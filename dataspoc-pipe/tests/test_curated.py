@@ -89,24 +89,24 @@ def test_declared_steps_write_the_curated_table(pipe, tmp_path, bucket_url):
     assert mark == {"through_run_id": extract["run_id"], "files": 3, "rows": 4}
 
 
-def test_transforms_read_only_the_raw_rows_new_since_the_last_one(pipe, tmp_path):
+def test_transforms_read_only_the_raw_rows_new_since_the_last_one(pipe, tmp_path, bucket_url):
     drop(tmp_path, "a.csv", "1,ann,10,paid,2026-11-20T10:00:00Z\n")
-    orders_project(tmp_path, STEPS)
+    orders_project(tmp_path, STEPS, bucket=bucket_url)
     assert pipe("run", "orders").code == ExitCode.OK
     drop(tmp_path, "b.csv", "2,bob,20,paid,2026-11-21T10:00:00Z\n")
     assert pipe("run", "orders").code == ExitCode.OK
-    table = table_of(str(tmp_path / "bucket"), "curated/sales/orders")
+    table = table_of(bucket_url, "curated/sales/orders")
     assert table["row_count"] == 2 and table["file_count"] == 2 and "replaced" not in table  # appended
-    assert sorted(r["id"] for r in table_rows(str(tmp_path / "bucket"), "curated/sales/orders")) == [1, 2]
+    assert sorted(r["id"] for r in table_rows(bucket_url, "curated/sales/orders")) == [1, 2]
 
     again = pipe("transform", "orders")
     assert again.code == ExitCode.OK and "transform no new data" in again.stderr
     full = pipe("transform", "orders", "--full", "--json")
     assert full.code == ExitCode.OK, full.stderr
     assert full.json()[0]["tables"][0]["mode"] == "overwrite"
-    table = table_of(str(tmp_path / "bucket"), "curated/sales/orders")
+    table = table_of(bucket_url, "curated/sales/orders")
     assert table["row_count"] == 2 and len(table["replaced"]) == 2
-    assert sorted(r["id"] for r in table_rows(str(tmp_path / "bucket"), "curated/sales/orders")) == [1, 2]
+    assert sorted(r["id"] for r in table_rows(bucket_url, "curated/sales/orders")) == [1, 2]
 
 
 def test_a_sql_aggregate_equals_the_same_sql_run_by_duckdb_over_the_raw_files(pipe, tmp_path, bucket_url):

@@ -65,19 +65,30 @@ def plan_summary(plan: Plan) -> str:
 
 @contextmanager
 def run_progress(name: str, quiet: bool = False) -> Iterator[Progress]:
+    """Rows and rows/s of the stream being read, on stderr when it is a terminal."""
     if quiet:
         yield Progress()
         return
+    import time
+
     with console.progress() as bar:
         task = bar.add_task(name, total=None, rows=0)
         rows = 0
+        stream = ""
+        started = time.monotonic()
+
+        def on_file(current: str) -> None:
+            nonlocal stream, rows, started
+            stream, rows, started = current, 0, time.monotonic()
+            bar.update(task, description=f"{name}: {stream}", rows=0)
 
         def on_rows(n: int) -> None:
             nonlocal rows
             rows += n
-            bar.update(task, rows=rows)
+            rate = rows / max(time.monotonic() - started, 1e-6)
+            bar.update(task, rows=rows, description=f"{name}: {stream} ({rate:,.0f} rows/s)")
 
-        yield Progress(on_file=lambda f: bar.update(task, description=f"{name}: {f}"), on_rows=on_rows)
+        yield Progress(on_file=on_file, on_rows=on_rows)
 
 
 def _table(title: str, headers: list[str], rows: list[list[str]], keep: tuple[str, ...] = ()) -> None:
