@@ -327,3 +327,70 @@ def test_a_column_that_is_null_in_a_whole_run_is_no_type_change(pipe, tmp_path):
     assert pipe("run", "o").code == ExitCode.OK
     (tmp_path / "data" / "b.jsonl").write_text('{"id": 2, "coupon": null}\n')
     assert pipe("run", "o").code == ExitCode.OK
+
+
+def test_new_table_puts_an_incompatible_change_in_a_new_version_where_later_runs_go_on(pipe, tmp_path, bucket_url):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "1.csv").write_text("id,amount\n1,10\n2,20\n")
+    write_project(
+        tmp_path,
+        {
+            "orders": {
+                "source": {"kind": "csv", "path": "data/*.csv"},
+                "target": {"namespace": "shop"},
+                "on_schema_change": "new_table",
+            }
+        },
+        bucket=bucket_url,
+    )
+    assert pipe("run", "orders").code == ExitCode.OK
+    (tmp_path / "data" / "2.csv").write_text("id,amount\n3,ten\n")  # amount becomes text
+    second = pipe("run", "orders", "--json")
+    assert second.code == ExitCode.OK, second.stderr
+    assert second.json()[0]["tables"][0]["location"] == "raw/shop/orders_v2"
+    (tmp_path / "data" / "3.csv").write_text("id,amount\n4,eleven\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    assert sorted(r["id"] for r in table_rows(bucket_url, "raw/shop/orders")) == [1, 2]  # as it was
+    assert sorted((r["id"], r["amount"]) for r in table_rows(bucket_url, "raw/shop/orders_v2")) == [
+        (3, "ten"),
+        (4, "eleven"),
+    ]
+    state = read_bucket_json(bucket_url, ".dataspoc/state/orders/state.json")
+    assert sorted(state["bookmarks"]["streams"]) == ["orders"]  # one stream, its bookmark moved on
+    again = pipe("run", "orders")
+    assert again.code == ExitCode.OK and "no new data" in again.stderr
+
+
+def test_an_incompatible_change_stops_the_run_by_default(pipe, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "1.csv").write_text("id,amount\n1,10\n")
+    write_project(
+        tmp_path, {"orders": {"source": {"kind": "csv", "path": "data/*.csv"}, "target": {"namespace": "shop"}}}
+    )
+    assert pipe("run", "orders").code == ExitCode.OK
+    (tmp_path / "data" / "2.csv").write_text("id,amount\n3,ten\n")
+    result = pipe("run", "orders")
+    assert result.code == ExitCode.DATA
+    assert "raw/shop/orders: column 'amount' was int64 and is now string" in result.stderr
+
+
+def test_a_column_declared_string_may_become_text(pipe, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "1.csv").write_text("id,code\n1,10\n")
+    pipeline = {"source": {"kind": "csv", "path": "data/*.csv"}, "target": {"namespace": "shop"}}
+    write_project(tmp_path, {"orders": pipeline})
+    assert pipe("run", "orders").code == ExitCode.OK
+    (tmp_path / "data" / "2.csv").write_text("id,code\n2,A7\n")
+    pipeline["source"]["columns"] = {"code": "string"}
+    write_project(tmp_path, {"orders": pipeline})
+    result = pipe("run", "orders")
+    assert result.code == ExitCode.OK, result.stderr
+    [table] = read_bucket_json(str(tmp_path / "bucket"), ".dataspoc/manifest.json")["tables"]
+    assert {c["name"]: c["type"] for c in table["columns"]}["code"] == "string"
+    import duckdb
+
+    files = [str(tmp_path / "bucket" / f["path"]) for p in table["partitions"] for f in p["files"]]
+    assert sorted(duckdb.sql(f"SELECT code FROM read_parquet({files}, union_by_name=true)").fetchall()) == [
+        ("10",),
+        ("A7",),
+    ]

@@ -43,7 +43,7 @@ class Pipeline(Strict):
     # overwrite: each run's rows replace the table's; overwrite_partitions: only the partitions it writes
     mode: Literal["append", "overwrite", "overwrite_partitions", "merge"] = "append"
     merge: MergeSettings | None = None  # mode: merge: the key and which row wins
-    on_schema_change: Literal["widen", "fail"] = "widen"  # evolution.py
+    on_schema_change: Literal["widen", "fail", "new_table"] = "widen"  # evolution.py
     partition_by: PartitionBy | None = None  # default: dt is the extraction date (UTC)
     schedule: str | None = None  # cron's five fields (UTC): `schedule install` and `run --if-due` read it
     transform: Transform | None = None  # raw → curated (curate.py), run after each extract

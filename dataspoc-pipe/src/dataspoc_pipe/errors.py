@@ -76,6 +76,10 @@ class SourceError(PipeError):
     """The source's data cannot be read as configured."""
 
 
+class IncompatibleSchema(SourceError):
+    """A run's rows would change a column of its table in a way readers cannot unify."""
+
+
 class SourceNotFound(SourceError):
     pass
 

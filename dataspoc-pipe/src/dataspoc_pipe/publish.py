@@ -63,6 +63,7 @@ class StagedTable:
     mode: WriteMode = "append"
     layer: Layer = "raw"
     quality: dict | None = None  # the manifest's `quality`, when the table has checks (gate.py)
+    stream: str | None = None  # the stream, when its table is not named after it (a new_table version)
     derived_from: list[str] | None = None  # a curated table's raw table
 
     @property
@@ -123,7 +124,7 @@ def commit(
     for q in extras.quarantined:
         bucket.publish_file(q.file.local_path, q.file.rel_path)
     failpoint("after-data", extras.step)
-    bookmarks = {table.name: table.bookmark for table in staged if table.layer == "raw"}
+    bookmarks = {table.stream or table.name: table.bookmark for table in staged if table.layer == "raw"}
     # a table with no new rows changes nothing, unless a transform replaces it with nothing
     with_rows = [table for table in staged if table.files or (table.layer == "curated" and table.mode == "overwrite")]
     logged = [table.logged() for table in with_rows]

@@ -240,9 +240,17 @@ def _before_commit(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publ
     from dataspoc_pipe import evolution
 
     manifest = catalog.load(bucket)
+    declared = pipeline.source.get("columns")
+    to_text = frozenset(
+        name
+        for name, kind in (declared.items() if isinstance(declared, dict) else [])
+        if str(kind).strip().lower() in ("string", "utf8", "large_string")
+    )
     for table in staged:
         if table.files:
-            evolution.check(manifest.find(table.location), table.schema, pipeline.on_schema_change)
+            location = evolution.place(manifest, table.location, table.schema, pipeline.on_schema_change, to_text)
+            if location != table.location:  # a new version of the table (new_table)
+                _rename(table, location.rsplit("/", 1)[1])
     if pipeline.mode != "merge":
         return staged
     from dataspoc_pipe import merge
@@ -272,6 +280,15 @@ def _checked(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Cl
         staging,
     )
     return publish.Extras(checks=verdict.results or None, quarantined=verdict.quarantined)
+
+
+def _rename(table, name: str) -> None:
+    """Point a staged table's files at another table of the namespace."""
+    old = table.location
+    table.stream = table.stream or table.name
+    table.name = name
+    for f in table.files:
+        f.rel_path = table.location + f.rel_path[len(old) :]
 
 
 def stage_interleaved(
