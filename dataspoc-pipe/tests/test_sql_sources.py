@@ -196,3 +196,18 @@ def test_postgres_reads_one_read_only_snapshot_and_orders_numeric_cursors_as_num
     assert run(pipe)["rows_written"] == 100
     assert pipe("state", "show", "shop_db").json()["streams"]["ledger"]["cursor"]["value"] == "100"
     assert run(pipe)["status"] == "no_new_data"
+
+
+def test_a_run_of_several_tables_says_one_line_per_table(pipe, tmp_path):
+    db = sqlite3.connect(tmp_path / "shop.db")
+    db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    db.executemany("INSERT INTO items VALUES (?, ?)", [(1, "a"), (2, "b")])
+    db.execute("INSERT INTO users VALUES (1, 'x@y.z')")
+    db.commit()
+    pipeline(tmp_path, {"kind": "sqlite", "path": "shop.db"})
+    result = pipe("run", "shop_db")
+    assert result.code == ExitCode.OK, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("shop_db: 3 rows -> 2 tables (2 files, ")
+    assert lines[1].startswith("  raw/shop/items: 2 rows (1 file, ") and lines[2].startswith("  raw/shop/users: 1 rows")

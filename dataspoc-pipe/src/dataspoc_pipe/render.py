@@ -25,12 +25,24 @@ def run_summary(log: RunLog) -> str:
     step = " transform" if log.step == "transform" else ""
     if log.status == "no_new_data":
         return f"{log.pipeline}:{step} no new data (run {log.run_id})"
-    where = ", ".join(t.location for t in log.tables)
-    lines = [
-        f"{log.pipeline}:{step} {log.rows_written:,} rows -> {where} "
-        f"({log.files_written} file{'' if log.files_written == 1 else 's'}, {size(log.bytes_written)}) in {log.duration_seconds:.1f} s, run {log.run_id}"
-    ]
+    if len(log.tables) == 1:
+        lines = [
+            f"{log.pipeline}:{step} {log.rows_written:,} rows -> {log.tables[0].location} "
+            f"({_files(log.files_written)}, {size(log.bytes_written)}) in {log.duration_seconds:.1f} s, run {log.run_id}"
+        ]
+    else:  # one line per table
+        lines = [
+            f"{log.pipeline}:{step} {log.rows_written:,} rows -> {len(log.tables)} tables "
+            f"({_files(log.files_written)}, {size(log.bytes_written)}) in {log.duration_seconds:.1f} s, run {log.run_id}"
+        ]
+        for t in log.tables:
+            written = sum(f.bytes for f in t.files)
+            lines.append(f"  {t.location}: {t.rows:,} rows ({_files(len(t.files))}, {size(written)})")
     return "\n".join(lines + check_lines(log))
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
 
 
 def check_lines(log: RunLog) -> list[str]:
@@ -77,16 +89,19 @@ def run_progress(name: str, quiet: bool = False) -> Iterator[Progress]:
         stream = ""
         started = time.monotonic()
 
+        volume = 0
+
         def on_file(current: str) -> None:
-            nonlocal stream, rows, started
-            stream, rows, started = current, 0, time.monotonic()
+            nonlocal stream, rows, started, volume
+            stream, rows, started, volume = current, 0, time.monotonic(), 0
             bar.update(task, description=f"{name}: {stream}", rows=0)
 
-        def on_rows(n: int) -> None:
-            nonlocal rows
+        def on_rows(n: int, nbytes: int = 0) -> None:
+            nonlocal rows, volume
             rows += n
+            volume += nbytes
             rate = rows / max(time.monotonic() - started, 1e-6)
-            bar.update(task, rows=rows, description=f"{name}: {stream} ({rate:,.0f} rows/s)")
+            bar.update(task, rows=rows, description=f"{name}: {stream} {size(volume)} ({rate:,.0f} rows/s)")
 
         yield Progress(on_file=on_file, on_rows=on_rows)
 

@@ -35,7 +35,7 @@ class Progress:
     """Callbacks the CLI uses to draw progress; the core works without them."""
 
     on_file: Callable[[str], None] = lambda name: None
-    on_rows: Callable[[int], None] = lambda rows: None
+    on_rows: Callable[[int, int], None] = lambda rows, nbytes: None  # rows and their Arrow bytes
     on_log: Callable[[RunLog], None] = lambda log: None  # each step's log, as it ends
 
 
@@ -218,7 +218,7 @@ def stage(
                 checked = batch.schema
             for partition, rows in layout.split(batch, clock.started, stream.origin()):
                 writer.write(rows, partition, stream.origin())
-            progress.on_rows(batch.num_rows)
+            progress.on_rows(batch.num_rows, batch.nbytes)
         files = writer.close()
     except BaseException:
         writer.abort()
@@ -241,13 +241,11 @@ def _before_commit(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publ
 
     manifest = catalog.load(bucket)
     declared = pipeline.source.get("columns")
-    to_text = frozenset(
-        name
-        for name, kind in (declared.items() if isinstance(declared, dict) else [])
-        if str(kind).strip().lower() in ("string", "utf8", "large_string")
-    )
+    texts = [key for key, kind in (declared.items() if isinstance(declared, dict) else []) if _is_text(kind)]
     for table in staged:
         if table.files:
+            # source.columns names a column, or table.column for kinds with many tables
+            to_text = frozenset(k.split(".", 1)[1] if k.startswith(f"{table.name}.") else k for k in texts)
             location = evolution.place(manifest, table.location, table.schema, pipeline.on_schema_change, to_text)
             if location != table.location:  # a new version of the table (new_table)
                 _rename(table, location.rsplit("/", 1)[1])
@@ -280,6 +278,10 @@ def _checked(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Cl
         staging,
     )
     return publish.Extras(checks=verdict.results or None, quarantined=verdict.quarantined)
+
+
+def _is_text(kind: object) -> bool:
+    return str(kind).strip().lower() in ("string", "utf8", "large_string")
 
 
 def _rename(table, name: str) -> None:
@@ -317,7 +319,7 @@ def stage_interleaved(
             origin = f"{source.origin()} stream {stream}"
             for partition, rows in layout.split(batch, clock.started, origin):
                 writer.write(rows, partition, origin)
-            progress.on_rows(batch.num_rows)
+            progress.on_rows(batch.num_rows, batch.nbytes)
         files = {stream: writer.close() for stream, writer in writers.items()}
     except BaseException:
         for writer in writers.values():
