@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from dataspoc_lens import catalog, engine
+from dataspoc_lens import catalog, duckdb_types, execute, session
 from dataspoc_lens.bucket import Bucket
 from dataspoc_lens.errors import (
     AmbiguousTable,
@@ -76,39 +76,39 @@ def test_file_outside_its_table_is_refused(local_lake):
     ],
 )
 def test_arrow_types_map_to_duckdb(arrow_type, expected):
-    assert engine.duckdb_type(arrow_type) == expected
+    assert duckdb_types.duckdb_type(arrow_type) == expected
 
 
 def test_views_have_three_part_names_and_aliases(shop_catalog, duckdb_extensions):
-    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
-    result, cut = engine.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
+    con = session.connect(shop_catalog, extension_directory=duckdb_extensions)
+    result, cut = execute.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
     assert result.to_pylist() == [{"n": 5}] and not cut
-    result, _ = engine.run(con, "SELECT country FROM customers ORDER BY 1", None)
+    result, _ = execute.run(con, "SELECT country FROM customers ORDER BY 1", None)
     assert result.column("country").to_pylist() == ["BR", "PT"]
     with pytest.raises(UnknownTable):
-        engine.run(con, "SELECT * FROM orders", None)  # ambiguous: no alias
+        execute.run(con, "SELECT * FROM orders", None)  # ambiguous: no alias
 
 
 def test_empty_table_is_typed_from_the_manifest(shop_catalog, duckdb_extensions):
-    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
-    result, _ = engine.run(con, "SELECT * FROM curated.crm.events", None)
+    con = session.connect(shop_catalog, extension_directory=duckdb_extensions)
+    result, _ = execute.run(con, "SELECT * FROM curated.crm.events", None)
     assert result.num_rows == 0
     assert [str(t) for t in result.schema.types] == ["int64", "timestamp[us]", "string", "date32[day]"]
 
 
 def test_max_rows_cuts_and_says_so(shop_catalog, duckdb_extensions):
-    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
-    result, cut = engine.run(con, "SELECT * FROM raw.shop.orders", 2)
+    con = session.connect(shop_catalog, extension_directory=duckdb_extensions)
+    result, cut = execute.run(con, "SELECT * FROM raw.shop.orders", 2)
     assert result.num_rows == 2 and cut
 
 
 def test_sql_errors_become_query_errors(shop_catalog, duckdb_extensions):
-    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
+    con = session.connect(shop_catalog, extension_directory=duckdb_extensions)
     with pytest.raises(QueryError, match="syntax error") as caught:
-        engine.run(con, "SELEC 1", None)
+        execute.run(con, "SELEC 1", None)
     assert "\n" not in str(caught.value)
     with pytest.raises(QueryError, match="nope"):
-        engine.run(con, "SELECT nope FROM raw.shop.orders", None)
+        execute.run(con, "SELECT nope FROM raw.shop.orders", None)
 
 
 def test_unreadable_table_does_not_break_the_others(local_lake, duckdb_extensions):
@@ -116,8 +116,8 @@ def test_unreadable_table_does_not_break_the_others(local_lake, duckdb_extension
     customers_file = local_lake.tables[1]["partitions"][0]["files"][0]["path"]
     local_lake.fs.rm(f"{local_lake.root}/{customers_file}")
     found = catalog.load(Bucket(local_lake.url))
-    con = engine.connect(found, extension_directory=duckdb_extensions)
-    result, _ = engine.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
+    con = session.connect(found, extension_directory=duckdb_extensions)
+    result, _ = execute.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
     assert result.to_pylist() == [{"n": 5}]
     gone = f"the manifest lists {local_lake.root}/{customers_file}, which is gone"
     for sql in (
@@ -127,7 +127,7 @@ def test_unreadable_table_does_not_break_the_others(local_lake, duckdb_extension
         "SELECT count(*) FROM customers WHERE customer_id > 0",  # through the alias too
     ):
         with pytest.raises(UnreadableTable) as caught:
-            engine.run(con, sql, None)
+            execute.run(con, sql, None)
         message = str(caught.value)
         assert message.startswith("table raw.crm.customers cannot be read: ") and gone in message, sql
         assert "\n" not in message and caught.value.exit_code == ExitCode.DATA
@@ -140,11 +140,11 @@ def test_corrupt_file_makes_its_table_fail_with_the_reason(local_lake, duckdb_ex
     shop(local_lake)
     customers_file = local_lake.tables[1]["partitions"][0]["files"][0]["path"]
     local_lake.put(customers_file, b"not parquet at all")
-    con = engine.connect(catalog.load(Bucket(local_lake.url)), extension_directory=duckdb_extensions)
+    con = session.connect(catalog.load(Bucket(local_lake.url)), extension_directory=duckdb_extensions)
     with pytest.raises(UnreadableTable, match="table raw.crm.customers cannot be read: ") as caught:
-        engine.run(con, "SELECT count(*) FROM raw.crm.customers", None)
+        execute.run(con, "SELECT count(*) FROM raw.crm.customers", None)
     assert "which is gone" not in str(caught.value)
-    result, _ = engine.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
+    result, _ = execute.run(con, "SELECT count(*) AS n FROM raw.shop.orders", None)
     assert result.to_pylist() == [{"n": 5}]
 
 
@@ -152,8 +152,8 @@ def test_union_by_name_across_schema_change(local_lake, duckdb_extensions):
     wider = orders(1, 9).append_column("coupon", pa.array(["X"]))
     local_lake.add("raw", "shop", "orders", {"2026-11-21": orders(2), "2026-11-22": wider})
     local_lake.manifest()
-    con = engine.connect(catalog.load(Bucket(local_lake.url)), extension_directory=duckdb_extensions)
-    result, _ = engine.run(con, "SELECT coupon FROM raw.shop.orders ORDER BY order_id", None)
+    con = session.connect(catalog.load(Bucket(local_lake.url)), extension_directory=duckdb_extensions)
+    result, _ = execute.run(con, "SELECT coupon FROM raw.shop.orders ORDER BY order_id", None)
     assert result.column("coupon").to_pylist() == [None, None, "X"]
 
 

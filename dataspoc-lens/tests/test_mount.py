@@ -8,7 +8,7 @@ import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from dataspoc_lens import catalog, engine
+from dataspoc_lens import catalog, execute, session
 from dataspoc_lens.bucket import Bucket
 from dataspoc_lens.errors import ExitCode, UnknownTable, UnreadableTable
 from lake import Lake, shop
@@ -63,7 +63,7 @@ def shop_catalog(local_lake):
     ],
 )
 def test_only_referenced_tables_are_mounted(shop_catalog, duckdb_extensions, sql, expected):
-    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions, sql=sql)
+    con = session.connect(shop_catalog, extension_directory=duckdb_extensions, sql=sql)
     try:
         assert views(con) == expected
     finally:
@@ -71,19 +71,19 @@ def test_only_referenced_tables_are_mounted(shop_catalog, duckdb_extensions, sql
 
 
 def test_mounting_a_subset_gives_the_same_answers(shop_catalog, duckdb_extensions):
-    everything = engine.connect(shop_catalog, extension_directory=duckdb_extensions)
+    everything = session.connect(shop_catalog, extension_directory=duckdb_extensions)
     for sql in (
         "SELECT o.dt, count(*) AS n FROM raw.shop.orders o JOIN customers c USING (customer_id) GROUP BY 1 ORDER BY 1",
         "SELECT country FROM main.customers ORDER BY 1",
         "SELECT * FROM curated.crm.events",
         "SHOW ALL TABLES",
     ):
-        con = engine.connect(shop_catalog, extension_directory=duckdb_extensions, sql=sql)
-        assert engine.run(con, sql, None)[0] == engine.run(everything, sql, None)[0], sql
+        con = session.connect(shop_catalog, extension_directory=duckdb_extensions, sql=sql)
+        assert execute.run(con, sql, None)[0] == execute.run(everything, sql, None)[0], sql
         con.close()
-    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions, sql="SELECT * FROM orders")
+    con = session.connect(shop_catalog, extension_directory=duckdb_extensions, sql="SELECT * FROM orders")
     with pytest.raises(UnknownTable):
-        engine.run(con, "SELECT * FROM orders", None)
+        execute.run(con, "SELECT * FROM orders", None)
 
 
 def test_broken_table_is_not_touched_by_a_query_on_another(local_lake, duckdb_extensions, lens):
@@ -92,12 +92,12 @@ def test_broken_table_is_not_touched_by_a_query_on_another(local_lake, duckdb_ex
     local_lake.fs.rm(f"{local_lake.root}/{customers_file}")
     found = catalog.load(Bucket(local_lake.url))
     sql = "SELECT count(*) AS n FROM raw.shop.orders"
-    con = engine.connect(found, extension_directory=duckdb_extensions, sql=sql)
+    con = session.connect(found, extension_directory=duckdb_extensions, sql=sql)
     assert views(con) == {"raw.shop.orders"}
-    assert engine.run(con, sql, None)[0].to_pylist() == [{"n": 5}]
-    con = engine.connect(found, extension_directory=duckdb_extensions, sql="SELECT * FROM customers")
+    assert execute.run(con, sql, None)[0].to_pylist() == [{"n": 5}]
+    con = session.connect(found, extension_directory=duckdb_extensions, sql="SELECT * FROM customers")
     with pytest.raises(UnreadableTable, match="which is gone"):
-        engine.run(con, "SELECT * FROM customers", None)
+        execute.run(con, "SELECT * FROM customers", None)
     result = lens("query", sql, "--bucket", local_lake.url, "-f", "csv")
     assert (result.code, result.stdout, result.stderr) == (ExitCode.OK, "n\n5\n", "")
 
@@ -131,17 +131,17 @@ def test_only_referenced_tables_files_are_opened(counting_lake, duckdb_extension
     found = catalog.load(Bucket(counting_lake.url))
     opened = CountingMemoryFileSystem.opened
     opened.clear()
-    con = engine.connect(found, extension_directory=duckdb_extensions, sql="SELECT 1")
-    assert engine.run(con, "SELECT 1 AS one", None)[0].to_pylist() == [{"one": 1}]
+    con = session.connect(found, extension_directory=duckdb_extensions, sql="SELECT 1")
+    assert execute.run(con, "SELECT 1 AS one", None)[0].to_pylist() == [{"one": 1}]
     assert opened == []
 
     sql = "SELECT count(*) AS n FROM customers"
-    con = engine.connect(found, extension_directory=duckdb_extensions, sql=sql)
-    assert engine.run(con, sql, None)[0].to_pylist() == [{"n": 2}]
+    con = session.connect(found, extension_directory=duckdb_extensions, sql=sql)
+    assert execute.run(con, sql, None)[0].to_pylist() == [{"n": 2}]
     assert opened and all("/raw/crm/customers/" in path for path in opened)
 
     opened.clear()
-    engine.connect(found, extension_directory=duckdb_extensions)  # no SQL: everything, as before
+    session.connect(found, extension_directory=duckdb_extensions)  # no SQL: everything, as before
     assert {"/".join(p.split("/")[2:5]) for p in opened} == {
         "raw/shop/orders",
         "raw/crm/customers",
@@ -168,7 +168,7 @@ def test_catalog_command_does_not_load_duckdb(local_lake):
 
 def test_a_table_name_in_a_string_or_comment_does_not_matter(shop_catalog, duckdb_extensions):
     sql = "SELECT 'raw.crm.customers' AS s -- FROM gold.sales.orders\n"
-    con = engine.connect(shop_catalog, extension_directory=duckdb_extensions, sql=sql)
+    con = session.connect(shop_catalog, extension_directory=duckdb_extensions, sql=sql)
     assert views(con) == set()
-    assert engine.run(con, sql, None)[0].to_pylist() == [{"s": "raw.crm.customers"}]
+    assert execute.run(con, sql, None)[0].to_pylist() == [{"s": "raw.crm.customers"}]
     con.close()

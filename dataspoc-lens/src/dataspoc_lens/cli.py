@@ -120,8 +120,9 @@ def query(
 ) -> None:
     """Run SQL over the bucket's tables; results go to stdout."""
     from dataspoc_lens import catalog as catalogs
-    from dataspoc_lens import engine, render
+    from dataspoc_lens import render
     from dataspoc_lens.bucket import Bucket
+    from dataspoc_lens.session import Session
 
     if sql == "-":
         sql = sys.stdin.read()
@@ -129,21 +130,18 @@ def query(
     found = catalogs.load(Bucket(bucket))
     if not found.found:
         say(NO_TABLES)
-    con = engine.connect(found, sql=sql)
-    try:
+    with Session(found) as session:
         if fmt is Format.table:  # capped by --max-rows (100 by default): fine to hold in memory
-            result, cut = engine.run(con, sql, limit or None)
+            result, cut = session.run(sql, limit or None)
             if result is None:
                 return
             render.arrow(result, fmt.value)
         else:  # csv and json stream: each batch is written as it arrives
-            rows = engine.stream(con, sql, limit or None)
+            rows = session.stream(sql, limit or None)
             if rows is None:
                 return
             render.batches(rows.names, rows.batches(), fmt.value)
             cut = rows.cut
-    finally:
-        con.close()
     if cut:
         say(f"showing the first {limit} rows; use --max-rows N (0 for all) to see more")
 

@@ -1,0 +1,67 @@
+"""DuckDB's errors as the LensError a person can act on, on one line."""
+
+from __future__ import annotations
+
+import re
+
+from dataspoc_lens.errors import BucketUnreachable, QueryError, QueryFailed, StorageError, UnknownTable, UnreadableTable
+
+
+def one_line(message: str) -> str:
+    """DuckDB's message without the SQL excerpt and caret lines, joined onto one line."""
+    keep = []
+    for line in message.splitlines():
+        line = line.strip()
+        if not line or line.startswith("LINE ") or set(line) <= {"^", " "}:
+            continue
+        keep.append(line)
+    return "; ".join(keep) or message.strip()
+
+
+TABLE_MISSING = re.compile(r"(Table|Catalog|Schema) with name (\S+) does not exist", re.I)
+UNREADABLE = re.compile(r"table \S+ cannot be read: .*")
+
+
+def translate(exc: Exception) -> Exception:
+    """Turn a DuckDB error into the LensError a person can act on."""
+    import duckdb
+
+    message = one_line(str(exc))
+    if isinstance(exc, duckdb.InvalidInputException) and (m := UNREADABLE.search(message)):
+        return UnreadableTable(m.group(0))
+    if isinstance(exc, duckdb.CatalogException) and TABLE_MISSING.search(message):
+        return UnknownTable(f"{message}; run `dataspoc-lens catalog` to list the tables")
+    if isinstance(exc, (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)):
+        return QueryError(message)
+    if isinstance(exc, (duckdb.IOException, duckdb.HTTPException)):
+        if any(s in message for s in ("Could not connect", "Connection refused", "Connect timeout")):
+            return BucketUnreachable(f"cannot reach the bucket: {message}")
+        return StorageError(f"cannot read a table's files: {message}")
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return BucketUnreachable(f"cannot reach the bucket: {message}")
+    return QueryFailed(f"query failed: {message}")
+
+
+# The prefix of DuckDB's message -> its exception class, to classify errors Arrow passed on.
+ERROR_PREFIXES = {
+    "IO Error": "IOException",
+    "HTTP Error": "HTTPException",
+    "Invalid Input Error": "InvalidInputException",
+    "Conversion Error": "ConversionException",
+    "Out of Range Error": "OutOfRangeException",
+    "Binder Error": "BinderException",
+    "Catalog Error": "CatalogException",
+    "Parser Error": "ParserException",
+}
+
+
+def as_duckdb_error(exc: OSError) -> Exception:
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return exc
+    import duckdb
+
+    message = str(exc)
+    for prefix, name in ERROR_PREFIXES.items():
+        if message.startswith(prefix):
+            return getattr(duckdb, name, duckdb.Error)(message)
+    return duckdb.Error(message)

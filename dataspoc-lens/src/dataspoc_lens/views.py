@@ -1,0 +1,122 @@
+"""The views Lens mounts: one per manifest table, reading exactly the files the manifest lists.
+
+Each table becomes `<layer>.<namespace>.<name>` (a database per layer, attached in memory, a
+schema per namespace) plus an alias `main.<name>` when no other table shares the name. Lens
+never globs or lists the bucket, so the files a crashed run left behind stay invisible. A table
+whose files cannot be read gets a view that raises a message naming it, so the others still work.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dataspoc_lens.catalog import Catalog
+from dataspoc_lens.contract.models import Table
+from dataspoc_lens.duckdb_types import duckdb_type
+from dataspoc_lens.errors import BucketUnreachable
+from dataspoc_lens.translate import one_line, translate
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from dataspoc_lens.references import Needed
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _columns(table: Table) -> list[tuple[str, str]]:
+    """The manifest's columns (plus partition keys) as (name, DuckDB type) pairs."""
+    columns = [(c.name, duckdb_type(c.type)) for c in table.columns]
+    names = {c.name for c in table.columns}
+    columns += [(p, "DATE" if p == "dt" else "VARCHAR") for p in table.partition_by if p not in names]
+    return columns
+
+
+def _view_sql(table: Table, catalog: Catalog) -> str:
+    files = table.files
+    if not files:
+        columns = _columns(table)
+        if not columns:
+            return "SELECT NULL WHERE false"
+        select = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in columns)
+        return f"SELECT {select} WHERE false"
+    bucket = catalog.bucket
+    paths = ", ".join(literal(bucket.full(f.path) if bucket.is_local else bucket.display(f.path)) for f in files)
+    hive = "true" if table.partition_by else "false"
+    return f"SELECT * FROM read_parquet([{paths}], hive_partitioning={hive}, union_by_name=true)"
+
+
+def _unreadable_view_sql(table: Table, reason: str) -> str:
+    """A view with the table's columns that raises `reason` whenever it is read.
+
+    Every column and the WHERE clause call error(), so neither count(*) (which prunes the
+    columns) nor a filter on a column (which could fold a NULL constant to false) can return
+    rows or an empty result without raising.
+    """
+    fail = f"error({literal(reason)})"
+    columns = _columns(table) or [("unreadable", "VARCHAR")]
+    select = ", ".join(f"CAST({fail} AS {kind}) AS {ident(name)}" for name, kind in columns)
+    return f"SELECT {select} FROM range(1) WHERE {fail} IS NULL"
+
+
+def _unreadable_reason(table: Table, catalog: Catalog, problem: str) -> str:
+    bucket = catalog.bucket
+    try:
+        gone = [f.path for f in table.files if not bucket.exists(f.path)]
+    except Exception:  # noqa: BLE001 - the original problem is the better message
+        gone = []
+    if gone:
+        more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
+        return (
+            f"table {table.qualified} cannot be read: the manifest lists {bucket.display(gone[0])}{more}, "
+            "which is gone; restore the file or re-run the pipeline that writes the table"
+        )
+    return f"table {table.qualified} cannot be read: {problem}"
+
+
+def create_schemas(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+    """A database per layer and a schema per namespace: no files are read."""
+    for layer in sorted({t.layer for t in catalog.tables}):
+        con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {ident(layer)}")
+    for layer, namespace in sorted({(t.layer, t.namespace) for t in catalog.tables}):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(layer)}.{ident(namespace)}")
+
+
+def mount(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, needed: Needed | None = None, done: set[str] | None = None
+) -> None:
+    """Create the views: all of them, or only those `needed` names; skip, and add to `done`,
+    the names mounted already (qualified names and bare aliases)."""
+    import duckdb
+
+    done = set() if done is None else done
+    layers = {t.layer for t in catalog.tables}
+    for table in catalog.tables:
+        if (needed is not None and table.qualified not in needed.tables) or table.qualified in done:
+            continue
+        done.add(table.qualified)
+        view = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
+        try:
+            con.execute(f"CREATE VIEW {view} AS {_view_sql(table, catalog)}")
+        except duckdb.Error as exc:
+            # DuckDB binds a view when it is created, which reads the files' footers. One
+            # unreadable table must not break queries on the others: its view raises instead.
+            problem = translate(exc)
+            if isinstance(problem, BucketUnreachable):
+                raise problem from exc
+            reason = _unreadable_reason(table, catalog, one_line(str(exc)))
+            con.execute(f"CREATE VIEW {view} AS {_unreadable_view_sql(table, reason)}")
+    for name, table in catalog.aliases.items():
+        if name in layers:
+            continue  # `FROM raw` would be ambiguous with the database named raw
+        if (needed is not None and name not in needed.aliases) or name in done:
+            continue
+        done.add(name)
+        target = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
+        con.execute(f"CREATE VIEW main.{ident(name)} AS SELECT * FROM {target}")
