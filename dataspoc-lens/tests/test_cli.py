@@ -115,7 +115,7 @@ def test_query_table_alias_and_stdin(lens, bucket):
 
 
 def test_max_rows_notice_goes_to_stderr(lens, bucket):
-    result = lens("query", "SELECT * FROM raw.shop.orders", "--bucket", bucket, "-f", "json", "--max-rows", "2")
+    result = lens("query", "SELECT * FROM raw.shop.orders", "--bucket", bucket, "--format", "json", "--max-rows", "2")
     assert result.code == ExitCode.OK
     assert len(json.loads(result.stdout)) == 2
     assert "showing the first 2 rows" in result.stderr
@@ -132,14 +132,14 @@ def test_orphan_file_not_in_manifest_is_ignored(lens, local_lake):
         "SELECT count(*) AS n, max(order_id) AS top FROM raw.shop.orders",
         "--bucket",
         local_lake.url,
-        "-f",
+        "--format",
         "json",
     )
     assert json.loads(result.stdout) == [{"n": 2, "top": 2}]
 
 
 def test_empty_table_is_queryable(lens, bucket):
-    result = lens("query", "SELECT * FROM curated.crm.events", "--bucket", bucket, "-f", "csv")
+    result = lens("query", "SELECT * FROM curated.crm.events", "--bucket", bucket, "--format", "csv")
     assert result.code == ExitCode.OK, result.stderr
     assert result.stdout.strip() == "event_id,at,kind,dt"
 
@@ -193,13 +193,13 @@ def test_deleted_parquet_file_fails_its_table_only(lens, local_lake, tmp_path):
     customers_file = local_lake.tables[1]["partitions"][0]["files"][0]["path"]
     (tmp_path / "bucket" / customers_file).unlink()
     for sql in ("select count(*) from raw.crm.customers", "select * from customers where country = 'BR'"):
-        result = lens("query", sql, "--bucket", local_lake.url, "-f", "csv")
+        result = lens("query", sql, "--bucket", local_lake.url, "--format", "csv")
         assert result.code == ExitCode.DATA, result
         assert result.stdout == ""
         line = one_line_error(result.stderr)
         assert line.startswith("error: table raw.crm.customers cannot be read: ")
         assert f"the manifest lists {local_lake.url}/{customers_file}, which is gone" in line
-    result = lens("query", "select count(*) AS n from raw.shop.orders", "--bucket", local_lake.url, "-f", "csv")
+    result = lens("query", "select count(*) AS n from raw.shop.orders", "--bucket", local_lake.url, "--format", "csv")
     assert result.code == ExitCode.OK, result.stderr
     assert result.stdout == "n\n5\n"
 
@@ -230,7 +230,7 @@ def test_closed_pipe_ends_quietly(bucket):
 
     sql = "select range AS i, range * 1.5 AS x, 'abc' AS s from range(200000)"
     proc = subprocess.Popen(
-        [str(LENS), "query", sql, "--bucket", bucket, "-f", "csv"],
+        [str(LENS), "query", sql, "--bucket", bucket, "--format", "csv"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -244,18 +244,18 @@ def test_closed_pipe_ends_quietly(bucket):
 
 def test_json_streams_across_batches_and_cuts_at_max_rows(lens, bucket):
     result = lens(
-        "query", "SELECT range AS i FROM range(25000)", "--bucket", bucket, "-f", "json", "--max-rows", "20005"
+        "query", "SELECT range AS i FROM range(25000)", "--bucket", bucket, "--format", "json", "--max-rows", "20005"
     )
     assert result.code == ExitCode.OK, result.stderr
     assert json.loads(result.stdout) == [{"i": i} for i in range(20005)]  # more than one batch
     assert "showing the first 20005 rows" in result.stderr
     result = lens(
-        "query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "-f", "csv", "--max-rows", "10000"
+        "query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "--format", "csv", "--max-rows", "10000"
     )
     assert result.stdout.splitlines() == ["i"] + [str(i) for i in range(10000)]
     assert "showing the first 10000 rows" in result.stderr
     result = lens(
-        "query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "-f", "csv", "--max-rows", "20000"
+        "query", "SELECT range AS i FROM range(20000)", "--bucket", bucket, "--format", "csv", "--max-rows", "20000"
     )
     assert len(result.stdout.splitlines()) == 20001 and result.stderr == ""
 
@@ -266,19 +266,19 @@ def test_streamed_json_is_the_same_document(lens, bucket):
         "SELECT order_id, amount FROM raw.shop.orders WHERE order_id <= 2 ORDER BY 1",
         "--bucket",
         bucket,
-        "-f",
+        "--format",
         "json",
     )
     expected = [{"order_id": 1, "amount": 10.5}, {"order_id": 2, "amount": 21.0}]
     assert result.stdout == json.dumps(expected, indent=2) + "\n"
-    result = lens("query", "SELECT 1 AS a WHERE false", "--bucket", bucket, "-f", "json")
+    result = lens("query", "SELECT 1 AS a WHERE false", "--bucket", bucket, "--format", "json")
     assert result.code == ExitCode.OK and result.stdout == "[]\n"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_failure_while_streaming_is_one_line(lens, bucket, fmt):
     sql = "SELECT CASE WHEN range < 15000 THEN range::VARCHAR ELSE 'abc' END::INTEGER AS x FROM range(20000)"
-    result = lens("query", sql, "--bucket", bucket, "-f", fmt)
+    result = lens("query", sql, "--bucket", bucket, "--format", fmt)
     assert result.code == ExitCode.DATA
     line = one_line_error(result.stderr)
     assert "query failed" in line and "abc" in line

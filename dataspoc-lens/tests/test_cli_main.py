@@ -42,7 +42,7 @@ def test_bad_flag_is_a_usage_error(capsys):
 
 def test_missing_argument_is_a_usage_error(capsys):
     code, _out, err = run_main(capsys, "query")
-    assert code == ExitCode.USAGE and "Missing argument" in err
+    assert code == ExitCode.USAGE and "give the SQL as an argument, with --file, or on stdin" in err
 
 
 def test_unknown_scheme_names_what_works(capsys):

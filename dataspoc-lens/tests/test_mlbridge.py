@@ -82,7 +82,7 @@ def test_predict_then_query_the_predictions(lens, local_lake, fake_ml):
         "SELECT customer_id, prediction FROM ml.predictions.churn ORDER BY 1",
         "--bucket",
         local_lake.url,
-        "-f",
+        "--format",
         "json",
     )
     assert query.code == ExitCode.OK, query.stderr

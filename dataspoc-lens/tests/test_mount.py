@@ -98,7 +98,7 @@ def test_broken_table_is_not_touched_by_a_query_on_another(local_lake, duckdb_ex
     con = session.connect(found, extension_directory=duckdb_extensions, sql="SELECT * FROM customers")
     with pytest.raises(UnreadableTable, match="which is gone"):
         execute.run(con, "SELECT * FROM customers", None)
-    result = lens("query", sql, "--bucket", local_lake.url, "-f", "csv")
+    result = lens("query", sql, "--bucket", local_lake.url, "--format", "csv")
     assert (result.code, result.stdout, result.stderr) == (ExitCode.OK, "n\n5\n", "")
 
 

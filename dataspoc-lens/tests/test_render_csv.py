@@ -35,7 +35,7 @@ def reference_csv(sql: str) -> str:
 
 def test_csv_reads_back_like_the_python_writer(lens, tmp_path):
     (tmp_path / "empty").mkdir()
-    result = lens("query", TYPES_SQL, "--bucket", str(tmp_path / "empty"), "-f", "csv")
+    result = lens("query", TYPES_SQL, "--bucket", str(tmp_path / "empty"), "--format", "csv")
     assert result.code == ExitCode.OK, result.stderr
     expected = reference_csv(TYPES_SQL)
     assert list(csv.reader(io.StringIO(result.stdout))) == list(csv.reader(io.StringIO(expected)))
@@ -53,6 +53,6 @@ def test_csv_reads_back_like_the_python_writer(lens, tmp_path):
 )
 def test_csv_edge_cases_match_the_python_writer(lens, tmp_path, sql):
     (tmp_path / "empty").mkdir(exist_ok=True)
-    result = lens("query", sql, "--bucket", str(tmp_path / "empty"), "-f", "csv")
+    result = lens("query", sql, "--bucket", str(tmp_path / "empty"), "--format", "csv")
     assert result.code == ExitCode.OK, result.stderr
     assert result.stdout == reference_csv(sql)

@@ -41,7 +41,7 @@ def test_catalog_and_query_on_s3(lens, s3_lake):
 
 
 def test_empty_s3_bucket_is_friendly(lens, s3_bucket):
-    result = lens("query", "SELECT 42 AS answer", "--bucket", f"s3://{s3_bucket}", "-f", "json")
+    result = lens("query", "SELECT 42 AS answer", "--bucket", f"s3://{s3_bucket}", "--format", "json")
     assert result.code == ExitCode.OK
     assert json.loads(result.stdout) == [{"answer": 42}]
     assert "no tables yet" in result.stderr

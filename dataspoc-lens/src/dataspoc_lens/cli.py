@@ -5,7 +5,6 @@ Heavy modules (duckdb, pyarrow) are imported inside the commands, so `--help` st
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import Annotated
 
@@ -63,7 +62,11 @@ def ml_command(*examples: str):
 class Format(str, Enum):
     table = "table"
     csv = "csv"
+    tsv = "tsv"
     json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
+    parquet = "parquet"
 
 
 @app.callback()
@@ -104,46 +107,63 @@ def catalog(
 
 @command(
     "dataspoc-lens query 'SELECT dt, count(*) FROM raw.shop.orders GROUP BY dt' --format csv > counts.csv",
-    "echo 'SELECT * FROM orders LIMIT 5' | dataspoc-lens query - --format json",
+    "dataspoc-lens query -f report.sql --output report.parquet",
+    "echo 'SELECT * FROM orders LIMIT 5' | dataspoc-lens query --format jsonl",
 )
 def query(
-    sql: Annotated[str, typer.Argument(help="The SQL to run, or - to read it from stdin.")],
+    sql: Annotated[
+        str | None, typer.Argument(help="The SQL to run; - or nothing reads it from stdin (or use --file).")
+    ] = None,
+    file: Annotated[str | None, typer.Option("--file", "-f", help="Read the SQL from this file.")] = None,
     bucket: BucketOption = "./bucket",
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    max_rows: Annotated[
-        int | None,
+    fmt: Annotated[
+        Format | None,
         typer.Option(
-            "--max-rows", min=0, help="Print at most N rows; 0 for all (default: 100 for table, all for csv/json)."
+            "--format", help="table, csv, tsv, json, jsonl, markdown, parquet [default: table, or --output's suffix]."
         ),
     ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", help="Write the result to this file (once, streamed; replaced whole at the end)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", "--max-rows", min=0, help="At most N rows; 0 for all [default: 100 for table, else all]."
+        ),
+    ] = None,
+    timer: Annotated[bool, typer.Option("--timer", help="Say on stderr how long the query took.")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Run SQL over the bucket's tables; results go to stdout."""
+    """Run SQL over the bucket's tables; the result goes to stdout or --output.
+
+    Several statements run in order and only the last one's result is printed. Tables are
+    views named layer.namespace.name (raw.shop.orders), or just the name when it is unique.
+    """
+    import time
+
     from dataspoc_lens import catalog as catalogs
-    from dataspoc_lens import render
+    from dataspoc_lens import output as outputs
     from dataspoc_lens.bucket import Bucket
     from dataspoc_lens.session import Session
 
-    if sql == "-":
-        sql = sys.stdin.read()
-    limit = max_rows if max_rows is not None else (100 if fmt is Format.table else 0)
+    text = outputs.sql_text(sql, file)
+    chosen = outputs.choose_format(fmt.value if fmt else None, output)
+    rows = limit if limit is not None else (100 if chosen == "table" else 0)
     found = catalogs.load(Bucket(bucket))
     if not found.found:
         say(NO_TABLES)
+    started = time.monotonic()
     with Session(found) as session:
-        if fmt is Format.table:  # capped by --max-rows (100 by default): fine to hold in memory
-            result, cut = session.run(sql, limit or None)
-            if result is None:
-                return
-            render.arrow(result, fmt.value)
-        else:  # csv and json stream: each batch is written as it arrives
-            rows = session.stream(sql, limit or None)
-            if rows is None:
-                return
-            render.batches(rows.names, rows.batches(), fmt.value)
-            cut = rows.cut
-    if cut:
-        say(f"showing the first {limit} rows; use --max-rows N (0 for all) to see more")
+        result = outputs.run(session, text, chosen, rows or None, output)
+    if result.statements > 1:
+        say(f"ran {result.statements} statements; the result shown is the last one's")
+    if result.cut:
+        say(f"showing the first {rows} rows; use --limit N (0 for all) to see more")
+    if timer:
+        say(f"run time: {time.monotonic() - started:.3f} s")
 
 
 @ml_command("dataspoc-lens ml predict churn --table curated.crm.customers")

@@ -49,6 +49,10 @@ class Stream:
     _max_rows: int | None = None
     cut: bool = False
 
+    @property
+    def schema(self) -> pyarrow.Schema:
+        return self._reader.schema
+
     def batches(self) -> Iterator[pyarrow.RecordBatch]:
         import duckdb
 

@@ -1,7 +1,9 @@
-"""Query results and catalog listings on stdout: a rich table for people, CSV or JSON for programs.
+"""Query results and catalog listings: a table for people; CSV, TSV, JSON, JSON Lines,
+Markdown or Parquet for programs, streamed batch by batch to stdout or a file.
 
-JSON: dates and timestamps are ISO 8601 strings, decimals are strings (exact), NaN and
-infinities are null, binary is base64. CSV: a header row, empty cells for NULL.
+JSON and JSON Lines: dates and timestamps are ISO 8601 strings, decimals are strings (exact),
+NaN and infinities are null, binary is base64. CSV and TSV: a header row, empty cells for NULL
+(and for NaN). The table view prints NULL, NaN, Infinity and -Infinity as such.
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "tsv", "json", "jsonl", "markdown", "parquet")
+SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".md": "markdown",
+    ".parquet": "parquet",
+    ".txt": "table",
+}
 
 
 def plain(value: Any) -> Any:
@@ -58,6 +70,15 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def display(value: Any) -> str:
+    """The text of one cell in the table view: NULL, NaN and infinities spelled out."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return cell(value)
+
+
 def records(names: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
     """Write rows (tuples in the order of `names`) to stdout in the chosen format."""
     rows = list(rows)
@@ -83,46 +104,75 @@ def records(names: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> No
     sys.stdout.flush()
 
 
-def batches(names: Sequence[str], parts: Iterable[pyarrow.RecordBatch], fmt: str) -> None:
-    """Write record batches to stdout as CSV or JSON one batch at a time, as they arrive.
+def batches(names: Sequence[str], parts: Iterable[pyarrow.RecordBatch], fmt: str, stream: Any = None) -> None:
+    """Write record batches as CSV, TSV, JSON, JSON Lines or Markdown, one batch at a time, as
+    they arrive, to `stream` (a text file; stdout by default).
 
     The output is the same as `records` would write for all the rows at once.
     """
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+    stream = sys.stdout if stream is None else stream
+    if fmt in ("csv", "tsv"):
+        delimiter = "," if fmt == "csv" else "\t"
+        writer = csv.writer(stream, lineterminator="\n", delimiter=delimiter)
         writer.writerow(names)
-        sys.stdout.flush()
-        sink = _byte_sink()
+        stream.flush()
+        sink = _byte_sink(stream)
         for part in parts:
-            _write_csv(part, sink)
+            _write_csv(part, sink, delimiter)
     elif fmt == "json":
         first = True
         for part in parts:
             for row in _rows(part):
                 document = json.dumps({n: plain(v) for n, v in zip(names, row)}, ensure_ascii=False, indent=2)
-                sys.stdout.write(("[\n" if first else ",\n") + textwrap.indent(document, "  "))
+                stream.write(("[\n" if first else ",\n") + textwrap.indent(document, "  "))
                 first = False
-        sys.stdout.write("[]\n" if first else "\n]\n")
+        stream.write("[]\n" if first else "\n]\n")
+    elif fmt == "jsonl":
+        for part in parts:
+            stream.write(
+                "".join(
+                    json.dumps({n: plain(v) for n, v in zip(names, row)}, ensure_ascii=False) + "\n"
+                    for row in _rows(part)
+                )
+            )
+    elif fmt == "markdown":
+        stream.write("| " + " | ".join(_md(n) for n in names) + " |\n")
+        stream.write("|" + "|".join(" --- " for _ in names) + "|\n")
+        for part in parts:
+            stream.write("".join("| " + " | ".join(_md(display(v)) for v in row) + " |\n" for row in _rows(part)))
     else:
         raise ValueError(f"cannot stream the {fmt} format")
-    sys.stdout.flush()
+    stream.flush()
+
+
+def _md(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def parquet(schema: pyarrow.Schema, parts: Iterable[pyarrow.RecordBatch], sink: Any) -> None:
+    """Write record batches as one Parquet file (zstd) to a binary file."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for part in parts:
+            writer.write_batch(part)
 
 
 # Cells that need quotes in CSV: a delimiter, a quote or a line break (as Python's csv writes).
 NEEDS_QUOTES = r'[",\r\n]'
 
 
-def _byte_sink() -> Callable[[Any], Any]:
-    """Where CSV bytes go: stdout's binary buffer when it is UTF-8 without newline
-    translation, else stdout itself as text (its own encoding and newlines, as before)."""
-    buffer = getattr(sys.stdout, "buffer", None)
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+def _byte_sink(stream: Any) -> Callable[[Any], Any]:
+    """Where CSV bytes go: the stream's binary buffer when it is UTF-8 without newline
+    translation, else the stream itself as text (its own encoding and newlines)."""
+    buffer = getattr(stream, "buffer", None)
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
     if buffer is not None and encoding == "utf8" and os.linesep == "\n":
         return buffer.write
-    return lambda data: sys.stdout.write(bytes(data).decode("utf-8"))
+    return lambda data: stream.write(bytes(data).decode("utf-8"))
 
 
-def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any]) -> None:
+def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any], delimiter: str = ",") -> None:
     """Write one batch's rows (no header) as CSV, built column by column in Arrow (C++).
 
     The bytes are those Python's csv writer writes for `cell` of every value: NULL is an
@@ -135,12 +185,12 @@ def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any]) -> None:
 
     if part.num_rows == 0 or part.num_columns == 0:
         return
-    cells = [_csv_text(part.column(i)) for i in range(part.num_columns)]
+    cells = [_csv_text(part.column(i), delimiter) for i in range(part.num_columns)]
     if len(cells) == 1:
         # csv writes a row of one empty cell as "", or it would read back as no row at all
         lines = pc.if_else(pc.equal(cells[0], ""), pa.scalar('""'), cells[0])
     else:
-        lines = pc.binary_join_element_wise(*cells, pa.scalar(","))
+        lines = pc.binary_join_element_wise(*cells, pa.scalar(delimiter))
     lines = pc.binary_join_element_wise(lines, pa.scalar(""), pa.scalar("\n"))  # each line + "\n"
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
@@ -157,7 +207,7 @@ def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any]) -> None:
         raise
 
 
-def _csv_text(column: pyarrow.Array) -> pyarrow.Array:
+def _csv_text(column: pyarrow.Array, delimiter: str = ",") -> pyarrow.Array:
     """Each cell of the column as CSV text: no NULLs, quoted where it has to be."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -176,7 +226,7 @@ def _csv_text(column: pyarrow.Array) -> pyarrow.Array:
     else:
         text = pa.array([None if v is None else cell(v) for v in column.to_pylist()], pa.string())
     text = pc.fill_null(text, "")
-    needs = pc.match_substring_regex(text, NEEDS_QUOTES)
+    needs = pc.match_substring_regex(text, NEEDS_QUOTES if delimiter == "," else r'[\t"\r\n]')
     if pc.any(needs).as_py():
         quoted = pc.binary_join_element_wise(
             pa.scalar('"'), pc.replace_substring(text, '"', '""'), pa.scalar('"'), pa.scalar("")
@@ -228,3 +278,67 @@ def arrow(result: pyarrow.Table, fmt: str) -> None:
     names = result.column_names
     columns = [result.column(i).to_pylist() for i in range(result.num_columns)]
     records(names, zip(*columns) if columns else [], fmt)
+
+
+def table_view(result: pyarrow.Table, cut: bool, stream: Any = None) -> None:
+    """A query result for people: each column's name over its type, cells cut (never wrapped)
+    to fit the terminal, and the row count under the table."""
+    import shutil
+
+    from rich.console import Console
+    from rich.table import Table
+
+    stream = sys.stdout if stream is None else stream
+    tty = stream.isatty() if hasattr(stream, "isatty") else False
+    # piped, every cell stays whole; at a terminal, each column gets a share of its width
+    width = shutil.get_terminal_size().columns if tty else 10_000
+    share = max(8, (width - 1) // max(result.num_columns, 1) - 3) if tty else None
+    table = Table(show_lines=False, header_style="bold")
+    for field in result.schema:
+        table.add_column(f"{field.name}\n{_type_name(field.type)}", overflow="ellipsis", no_wrap=True, max_width=share)
+    columns = [result.column(i).to_pylist() for i in range(result.num_columns)]
+    for row in zip(*columns) if columns else []:
+        table.add_row(*(display(v) for v in row))
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=width)
+    console.print(table)
+    count = f"{result.num_rows:,} row{'' if result.num_rows == 1 else 's'}"
+    stream.write((f"first {count} shown" if cut else count) + "\n")
+    stream.flush()
+
+
+def _type_name(kind: Any) -> str:
+    """The DuckDB spelling of an Arrow type, as the DuckDB CLI shows it."""
+    import pyarrow as pa
+
+    t = pa.types
+    names = [
+        (t.is_boolean, "boolean"),
+        (t.is_int8, "tinyint"),
+        (t.is_int16, "smallint"),
+        (t.is_int32, "integer"),
+        (t.is_int64, "bigint"),
+        (t.is_uint8, "utinyint"),
+        (t.is_uint16, "usmallint"),
+        (t.is_uint32, "uinteger"),
+        (t.is_uint64, "ubigint"),
+        (t.is_float32, "float"),
+        (t.is_float64, "double"),
+        (t.is_date, "date"),
+        (t.is_time, "time"),
+        (t.is_binary, "blob"),
+        (t.is_large_binary, "blob"),
+        (t.is_string, "varchar"),
+        (t.is_large_string, "varchar"),
+        (_is_string_view, "varchar"),
+        (t.is_null, "null"),
+    ]
+    for test, name in names:
+        if test(kind):
+            return name
+    if t.is_timestamp(kind):
+        return "timestamp with time zone" if kind.tz else "timestamp"
+    if t.is_decimal(kind):
+        return f"decimal({kind.precision},{kind.scale})"
+    if t.is_duration(kind):
+        return "interval"
+    return str(kind)
