@@ -135,14 +135,23 @@ def query(
         ),
     ] = None,
     timer: Annotated[bool, typer.Option("--timer", help="Say on stderr how long the query took.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="Allow COPY ... TO files under the current folder (never the bucket).")
+    ] = False,
+    write_dir: Annotated[
+        str | None, typer.Option("--write-dir", help="Allow COPY ... TO files under this folder (implies --write).")
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
     """Run SQL over the bucket's tables; the result goes to stdout or --output.
 
     Several statements run in order and only the last one's result is printed. Tables are
     views named layer.namespace.name (raw.shop.orders), or just the name when it is unique.
+    Queries are read-only: they read the bucket's tables and nothing else, unless --write lets
+    COPY write files into a folder outside the bucket.
     """
     import time
+    from pathlib import Path
 
     from dataspoc_lens import catalog as catalogs
     from dataspoc_lens import output as outputs
@@ -156,7 +165,8 @@ def query(
     if not found.found:
         say(NO_TABLES)
     started = time.monotonic()
-    with Session(found) as session:
+    folder = Path(write_dir).expanduser() if write_dir else (Path.cwd() if write else None)
+    with Session(found, write_dir=folder) as session:
         result = outputs.run(session, text, chosen, rows or None, output)
     if result.statements > 1:
         say(f"ran {result.statements} statements; the result shown is the last one's")

@@ -82,3 +82,7 @@ class QueryFailed(LensError):
 
 class UnreadableTable(LensError):
     """A table's files cannot be read (gone, corrupt): the other tables still work."""
+
+
+class ReadOnlyRefused(UsageError):
+    """A query tried to write, or to read outside the bucket: Lens is read-only."""

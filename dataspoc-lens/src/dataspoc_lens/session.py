@@ -3,15 +3,18 @@
 `query`, the shell, the cache and `inspect` share it. Tables are mounted when a statement
 first names them (references.py), so a query over one table of a large bucket reads one
 table's footers. Remote buckets are reached through fsspec (`register_filesystem`), so no
-DuckDB extension is ever downloaded.
+DuckDB extension is ever downloaded. The connection is read-only by construction (safety.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataspoc_lens import execute
+from dataspoc_lens import execute, safety
 from dataspoc_lens.catalog import Catalog
+from dataspoc_lens.errors import UsageError
 from dataspoc_lens.references import referenced
 from dataspoc_lens.views import create_schemas, mount
 
@@ -21,15 +24,27 @@ if TYPE_CHECKING:
 
 
 class Session:
-    def __init__(self, catalog: Catalog, extension_directory: str | None = None):
+    """`write_dir`: a local folder COPY may write into (`--write`); None: read-only."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        extension_directory: str | None = None,
+        write_dir: Path | None = None,
+        locked: bool = True,
+    ):
         self.catalog = catalog
-        self.con = open_connection(catalog, extension_directory)
+        self.write = write_dir is not None
+        self.con, self.path_of = open_connection(catalog, extension_directory, write_dir, locked)
         self.mounted: set[str] = set()
 
     def prepare(self, sql: str | None) -> None:
-        """Mount what `sql` names (everything when that is uncertain, or for None)."""
+        """Refuse what a read-only query may not do, then mount what `sql` names (everything
+        when that is uncertain, or for None)."""
+        if sql is not None:
+            safety.check(sql, self.write)
         needed = referenced(self.con, self.catalog, sql) if sql is not None else None
-        mount(self.con, self.catalog, needed, self.mounted)
+        mount(self.con, self.catalog, needed, self.mounted, self.path_of)
 
     def run(self, sql: str, max_rows: int | None) -> tuple[pyarrow.Table | None, bool]:
         self.prepare(sql)
@@ -49,19 +64,65 @@ class Session:
         self.close()
 
 
-def open_connection(catalog: Catalog, extension_directory: str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a database per layer and a schema per namespace, no views yet."""
+def open_connection(
+    catalog: Catalog,
+    extension_directory: str | None = None,
+    write_dir: Path | None = None,
+    locked: bool = True,
+) -> tuple[duckdb.DuckDBPyConnection, Callable[[str], str]]:
+    """An in-memory DuckDB with a database per layer and a schema per namespace, no views yet,
+    allowed to read the bucket's files and nothing else (and to write into `write_dir`); with
+    how it names a bucket file."""
     import duckdb
 
-    config: dict[str, Any] = {"autoinstall_known_extensions": False}
+    from dataspoc_lens.readonly_fs import LOCAL_PROTOCOL, ReadOnly
+
+    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     if extension_directory:
         config["extension_directory"] = extension_directory
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET enable_progress_bar=false")
-    if catalog.tables and not catalog.bucket.is_local:
-        con.register_filesystem(catalog.bucket.fs)
+    bucket = catalog.bucket
+    files = [f.path for t in catalog.tables for f in t.files]
+    directories: list[str] = []
+    paths: list[str] = []
+    path_of: Callable[[str], str]
+    if not bucket.is_local:
+        if catalog.tables:
+            con.register_filesystem(ReadOnly(bucket.fs, bucket.fs.protocol, bucket.root))
+        path_of = bucket.display
+        # fsspec may hand DuckDB the expanded paths with a leading slash (memory://)
+        directories += [bucket.display("") + "/", f"{bucket.scheme}:///{bucket.root.lstrip('/')}/"]
+    elif write_dir is not None:
+        # the bucket through the read-only layer, so that no path COPY may write reaches it
+        con.register_filesystem(ReadOnly(_local_fs(), LOCAL_PROTOCOL, bucket.root))
+
+        def path_of(rel: str) -> str:
+            return f"{LOCAL_PROTOCOL}://{bucket.full(rel)}"
+
+        directories.append(f"{LOCAL_PROTOCOL}://{bucket.root}/")
+    else:
+        path_of = bucket.full
+        paths += [bucket.full(f) for f in files]
+    if write_dir is not None:
+        target = write_dir.resolve()
+        if bucket.is_local and (Path(bucket.root) == target or target in Path(bucket.root).parents):
+            raise UsageError(
+                f"--write lets COPY write under {target}, which holds the bucket; name another folder with --write-dir"
+            )
+        if bucket.is_local and Path(bucket.root) in target.parents:
+            raise UsageError(f"--write-dir {target} is inside the bucket; name a folder outside it")
+        directories.append(str(target) + "/")
     create_schemas(con, catalog)
-    return con
+    if locked:
+        safety.lock(con, directories, paths)
+    return con, path_of
+
+
+def _local_fs() -> Any:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return LocalFileSystem()
 
 
 def connect(

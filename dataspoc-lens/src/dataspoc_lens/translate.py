@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-from dataspoc_lens.errors import BucketUnreachable, QueryError, QueryFailed, StorageError, UnknownTable, UnreadableTable
+from dataspoc_lens.errors import (
+    BucketUnreachable,
+    QueryError,
+    QueryFailed,
+    ReadOnlyRefused,
+    StorageError,
+    UnknownTable,
+    UnreadableTable,
+)
 
 
 def one_line(message: str) -> str:
@@ -20,6 +28,10 @@ def one_line(message: str) -> str:
 
 TABLE_MISSING = re.compile(r"(Table|Catalog|Schema) with name (\S+) does not exist", re.I)
 UNREADABLE = re.compile(r"table \S+ cannot be read: .*")
+# DuckDB's refusal of a path its configuration does not allow, or the read-only layer's (readonly_fs.py)
+READ_ONLY = re.compile(
+    r'Cannot access (?:file|directory) "[^"]*"|it cannot (?:write \S+|change it)|\S+ is outside the bucket'
+)
 
 
 def translate(exc: Exception) -> Exception:
@@ -27,6 +39,12 @@ def translate(exc: Exception) -> Exception:
     import duckdb
 
     message = one_line(str(exc))
+    refused = READ_ONLY.search(message)
+    if refused or isinstance(exc, getattr(duckdb, "PermissionException", ())):
+        what = refused.group(0) if refused else message
+        return ReadOnlyRefused(
+            f"{what}: dataspoc-lens queries read the bucket's tables only; pass --write to COPY to a folder"
+        )
     if isinstance(exc, duckdb.InvalidInputException) and (m := UNREADABLE.search(message)):
         return UnreadableTable(m.group(0))
     if isinstance(exc, duckdb.CatalogException) and TABLE_MISSING.search(message):

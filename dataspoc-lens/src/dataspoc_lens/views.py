@@ -8,6 +8,7 @@ whose files cannot be read gets a view that raises a message naming it, so the o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dataspoc_lens.catalog import Catalog
@@ -38,7 +39,7 @@ def _columns(table: Table) -> list[tuple[str, str]]:
     return columns
 
 
-def _view_sql(table: Table, catalog: Catalog) -> str:
+def _view_sql(table: Table, catalog: Catalog, path_of: Callable[[str], str] | None = None) -> str:
     files = table.files
     if not files:
         columns = _columns(table)
@@ -46,10 +47,16 @@ def _view_sql(table: Table, catalog: Catalog) -> str:
             return "SELECT NULL WHERE false"
         select = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in columns)
         return f"SELECT {select} WHERE false"
-    bucket = catalog.bucket
-    paths = ", ".join(literal(bucket.full(f.path) if bucket.is_local else bucket.display(f.path)) for f in files)
+    locate = path_of or reader_path(catalog)
+    paths = ", ".join(literal(locate(f.path)) for f in files)
     hive = "true" if table.partition_by else "false"
     return f"SELECT * FROM read_parquet([{paths}], hive_partitioning={hive}, union_by_name=true)"
+
+
+def reader_path(catalog: Catalog) -> Callable[[str], str]:
+    """How DuckDB names a bucket file: its local path, or its URL."""
+    bucket = catalog.bucket
+    return bucket.full if bucket.is_local else bucket.display
 
 
 def _unreadable_view_sql(table: Table, reason: str) -> str:
@@ -89,7 +96,11 @@ def create_schemas(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
 
 
 def mount(
-    con: duckdb.DuckDBPyConnection, catalog: Catalog, needed: Needed | None = None, done: set[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    needed: Needed | None = None,
+    done: set[str] | None = None,
+    path_of: Callable[[str], str] | None = None,
 ) -> None:
     """Create the views: all of them, or only those `needed` names; skip, and add to `done`,
     the names mounted already (qualified names and bare aliases)."""
@@ -103,7 +114,7 @@ def mount(
         done.add(table.qualified)
         view = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
         try:
-            con.execute(f"CREATE VIEW {view} AS {_view_sql(table, catalog)}")
+            con.execute(f"CREATE VIEW {view} AS {_view_sql(table, catalog, path_of)}")
         except duckdb.Error as exc:
             # DuckDB binds a view when it is created, which reads the files' footers. One
             # unreadable table must not break queries on the others: its view raises instead.
