@@ -43,7 +43,7 @@ class ReadOnly(AbstractFileSystem):
             raise PermissionError(f"{path} is outside the bucket")
         return normal
 
-    def _strip_protocol(self, path: Any) -> str:  # type: ignore[override]
+    def _strip_protocol(self, path: Any) -> str:
         return self._inner(path) if isinstance(path, str) else path
 
     def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
