@@ -141,7 +141,7 @@ def test_quarantine_keeps_failing_rows_out_of_the_table(pipe, tmp_path, bucket_u
     project(tmp_path, checks, bucket=bucket_url, policy="quarantine", customers=False)
     result = pipe("run", "orders", "--json")
     assert result.code == ExitCode.DATA
-    assert "the rows that failed are in quarantine/" in result.stderr
+    assert "the 2 rows that failed are in quarantine/" in result.stderr
     [log] = result.json()
     assert log["status"] == "success" and log["rows_written"] == 2
     published = sorted(r["id"] for r in table_rows(bucket_url, "raw/shop/orders"))
@@ -254,3 +254,133 @@ def test_a_check_on_a_missing_column_is_named(pipe, tmp_path):
     assert result.code == ExitCode.DATA
     assert "check not_null(idd) cannot run" in result.stderr and "idd" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_relationships_see_the_tables_of_the_same_run(pipe, tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "app.db")
+    db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER)")
+    db.executemany("INSERT INTO customers VALUES (?, ?)", [(1, "a"), (2, "b")])
+    db.executemany("INSERT INTO orders VALUES (?, ?)", [(10, 1), (11, 2)])
+    db.commit()
+    check = {"check": "relationships", "column": "customer_id", "to": "raw/app/customers", "field": "id"}
+    write_project(
+        tmp_path,
+        {
+            "app": {
+                "source": {"kind": "sqlite", "path": "app.db", "cursor": "id"},
+                "target": {"namespace": "app"},
+                "checks": {"orders": [check]},
+            }
+        },
+    )
+    first = pipe("run", "app")
+    assert first.code == ExitCode.OK, first.stderr  # customers arrive in the same run
+    db.execute("INSERT INTO customers VALUES (3, 'c')")
+    db.execute("INSERT INTO orders VALUES (12, 3)")
+    db.commit()
+    second = pipe("run", "app", "--json")
+    assert second.code == ExitCode.OK, second.stderr
+    [result] = second.json()[0]["checks"]
+    assert result["status"] == "pass" and result["checked_rows"] == 3
+
+
+def test_checks_follow_a_new_table_version_and_can_use_dt(pipe, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "1.csv").write_text("id,amount\n1,10\n")
+    checks = [
+        {"check": "not_null", "columns": ["id"]},
+        {"check": "freshness", "column": "dt", "max_age": "2d"},
+    ]
+    write_project(
+        tmp_path,
+        {
+            "orders": {
+                "source": {"kind": "csv", "path": "data/*.csv"},
+                "target": {"namespace": "shop"},
+                "on_schema_change": "new_table",
+                "checks": {"orders": checks},
+            }
+        },
+    )
+    assert pipe("run", "orders").code == ExitCode.OK
+    (tmp_path / "data" / "2.csv").write_text("id,amount\n,ten\n")  # a new version, and a NULL id
+    result = pipe("run", "orders")
+    assert result.code == ExitCode.DATA
+    assert "raw/shop/orders_v2: check not_null(id) failed" in result.stderr
+    (tmp_path / "data" / "2.csv").unlink()
+    (tmp_path / "data" / "3.csv").write_text("id,amount\n3,eleven\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    checked = pipe("check", "orders", "--json")
+    assert checked.code == ExitCode.OK, checked.stderr
+    assert {r["location"] for r in checked.json()["checks"]} == {"raw/shop/orders_v2"}
+
+
+def test_row_count_change_counts_runs_not_files_after_compaction(pipe, tmp_path):
+    project(tmp_path, [{"check": "row_count_change", "max_percent": 50}], customers=False)
+    (tmp_path / "data" / "orders.csv").write_text(HEADER + ROWS.replace("\n,c@x.io", "\n5,c@x.io"))
+    assert pipe("run", "orders").code == ExitCode.OK
+    for n in range(2):
+        more = "".join(f"{10 * n + i},z@x.io,paid,1,100,2026-11-20T00:00:00Z\n" for i in range(4))
+        (tmp_path / "data" / f"more{n}.csv").write_text(HEADER + more)
+        assert pipe("run", "orders").code == ExitCode.OK
+    assert pipe("compact", "raw/shop/orders").code == ExitCode.OK
+    (tmp_path / "data" / "last.csv").write_text(
+        HEADER + "".join(f"{90 + i},z@x.io,paid,1,100,2026-11-20T00:00:00Z\n" for i in range(4))
+    )
+    result = pipe("run", "orders")
+    assert result.code == ExitCode.OK, result.stderr  # 4 rows against the previous run's 4
+
+
+def test_a_curated_table_emptied_by_a_transform_is_checked(pipe, tmp_path):
+    project(tmp_path, [], customers=False)
+    import yaml
+
+    path = tmp_path / "dataspoc-pipe.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["pipelines"]["orders"]["transform"] = {
+        "domain": "sales",
+        "tables": {
+            "big": {
+                "from": "orders",
+                "sql": "SELECT * FROM source WHERE amount > 1000",
+                "checks": [{"check": "row_count", "min": 1}],
+            }
+        },
+    }
+    path.write_text(yaml.safe_dump(document))
+    result = pipe("run", "orders")
+    assert result.code == ExitCode.DATA and "curated/sales/big: check row_count failed: 0 rows" in result.stderr
+
+
+def test_sql_checks_take_a_trailing_semicolon_and_comment_and_range_takes_dates(pipe, tmp_path):
+    checks = [
+        {
+            "check": "sql",
+            "name": "neg",
+            "sql": "SELECT * FROM {table} WHERE amount < 0; -- negative",
+            "severity": "warn",
+        },
+        {"check": "range", "column": "ordered_at", "min": "2020-01-01", "severity": "warn"},
+    ]
+    project(tmp_path, checks, customers=False)
+    text = (tmp_path / "dataspoc-pipe.yaml").read_text()
+    assert "min: '2020-01-01'" in text
+    (tmp_path / "dataspoc-pipe.yaml").write_text(text.replace("min: '2020-01-01'", "min: 2020-01-01"))  # a YAML date
+    result = pipe("run", "orders", "--json")
+    assert result.code == ExitCode.OK, result.stderr
+    found = {r["name"]: (r["status"], r["failing_rows"]) for r in result.json()[0]["checks"]}
+    assert found == {"neg": ("fail", 1), "range(ordered_at)": ("pass", 0)}
+
+
+def test_a_listed_file_that_is_gone_is_a_storage_error(pipe, tmp_path):
+    project(tmp_path, [{"check": "not_null", "columns": ["id"], "severity": "warn"}], customers=False)
+    assert pipe("run", "orders").code == ExitCode.OK
+    [gone] = (tmp_path / "bucket" / "raw").rglob("*.parquet")
+    gone.unlink()
+    result = pipe("check", "orders")
+    assert (
+        result.code == ExitCode.STORAGE and "Traceback" not in result.stderr and "internal error" not in result.stderr
+    )

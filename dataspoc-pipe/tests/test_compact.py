@@ -114,3 +114,54 @@ def test_compact_names_what_is_wrong(pipe, tmp_path):
     assert missing.code == ExitCode.USAGE and "no table raw/shop/order" in missing.stderr
     partition = pipe("compact", "raw/shop/orders", "--partition", "dt=2020-01-01")
     assert partition.code == ExitCode.USAGE and "no partition dt=2020-01-01" in partition.stderr
+
+
+def test_compact_keeps_a_large_file_between_small_ones_and_joins_evolved_columns(pipe, tmp_path):
+    from dataspoc_pipe import compact
+    from dataspoc_pipe.bucket import Bucket
+
+    project(tmp_path)
+    drop(tmp_path, "0.csv", "1,old,2026-11-20\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    drop(tmp_path, "1.csv", "".join(f"{i},x{i},2026-11-20\n" for i in range(2, 400)))  # the "large" one
+    assert pipe("run", "orders").code == ExitCode.OK
+    drop(tmp_path, "2.csv", "1,new,2026-11-20\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    drop(tmp_path, "3.csv", "500,y,2026-11-20\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    bucket = str(tmp_path / "bucket")
+    sizes = sorted(f["bytes"] for p in table(bucket)["partitions"] for f in p["files"])
+    threshold = sizes[-1]  # every file but the large one is small
+    plan = compact.compact(Bucket(bucket), "raw/shop/orders", small_bytes=threshold)
+    [part] = plan.partitions
+    assert len(part["files"]) == 2 and all("-00000" in p for p in part["files"])  # the two after the large file
+    entry = table(bucket)
+    runs = sorted(f["run_id"] for p in entry["partitions"] for f in p["files"])
+    assert len(runs) == 3 and sorted(r["id"] for r in table_rows(bucket, "raw/shop/orders")) == sorted(
+        [1, 1, 500, *range(2, 400)]
+    )
+
+
+def test_compact_reads_columns_that_became_text(pipe, tmp_path):
+    project(tmp_path)
+    drop(tmp_path, "0.csv", "1,10,2026-11-20\n")
+    (tmp_path / "data" / "0.csv").write_text("id,zip,day\n1,10,2026-11-20\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    (tmp_path / "data" / "1.csv").write_text("id,zip,day\n2,A7,2026-11-20\n")
+    write_project(
+        tmp_path,
+        {
+            "orders": {
+                "source": {"kind": "csv", "path": "data/*.csv", "columns": {"zip": "string"}},
+                "target": {"namespace": "shop"},
+                "partition_by": {"column": "day"},
+            }
+        },
+    )
+    assert pipe("run", "orders").code == ExitCode.OK
+    result = pipe("compact", "raw/shop/orders")
+    assert result.code == ExitCode.OK, result.stderr
+    assert sorted((r["id"], r["zip"]) for r in table_rows(str(tmp_path / "bucket"), "raw/shop/orders")) == [
+        (1, "10"),
+        (2, "A7"),
+    ]

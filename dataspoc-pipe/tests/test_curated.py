@@ -283,3 +283,35 @@ def test_a_killed_transform_leaves_the_old_curated_table_or_the_new_one(pipe, tm
     assert pipe("run", "orders").code == ExitCode.OK
     assert visible() == expected  # and it stays converged
     assert table_of(bucket, "curated/sales/orders")["row_count"] == 3
+
+
+@pytest.mark.parametrize("mode", ["overwrite", "overwrite_partitions"])
+def test_steps_in_an_overwrite_mode_keep_the_rows_of_earlier_runs(pipe, tmp_path, mode):
+    orders_project(tmp_path, {"tables": {"orders": {"steps": [{"lower": ["customer"]}], "mode": mode}}})
+    drop(tmp_path, "1.csv", "1,ANN,10,paid,2026-11-20T10:00:00Z\n2,BOB,20,paid,2026-11-20T10:00:00Z\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    drop(tmp_path, "2.csv", "3,CY,30,paid,2026-11-21T10:00:00Z\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    rows = sorted((r["id"], r["customer"]) for r in table_rows(str(tmp_path / "bucket"), "curated/sales/orders"))
+    assert rows == [(1, "ann"), (2, "bob"), (3, "cy")]
+
+
+def test_a_raw_run_without_a_column_still_transforms(pipe, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "1.jsonl").write_text('{"id": 1, "email": "A@X.IO"}\n')
+    write_project(
+        tmp_path,
+        {
+            "users": {
+                "source": {"kind": "jsonl", "path": "data/*.jsonl"},
+                "target": {"namespace": "app"},
+                "transform": {"domain": "crm", "tables": {"users": {"steps": [{"lower": ["email"]}]}}},
+            }
+        },
+    )
+    assert pipe("run", "users").code == ExitCode.OK
+    (tmp_path / "data" / "2.jsonl").write_text('{"id": 2}\n')  # this run's files lack email
+    result = pipe("run", "users")
+    assert result.code == ExitCode.OK, result.stderr
+    rows = sorted((r["id"], r["email"]) for r in table_rows(str(tmp_path / "bucket"), "curated/crm/users"))
+    assert rows == [(1, "a@x.io"), (2, None)]

@@ -143,3 +143,26 @@ def test_run_if_due_runs_what_its_schedule_says(pipe, tmp_path):
     now = datetime.now(timezone.utc)
     assert schedule.due(bucket, "orders", pipeline, now)[0] is False
     assert schedule.due(bucket, "orders", pipeline, now + timedelta(days=367))[0] is True
+
+
+def test_day_of_month_with_a_star_step_leaves_the_weekday_to_decide_as_cron_does():
+    schedule = cron.parse("0 0 */2 * mon")  # cron: every Monday whose day is odd-stepped -> AND
+    fired = schedule.next_after(AT)
+    assert fired.isoweekday() == 1 and (fired.day - 1) % 2 == 0
+
+
+def test_a_check_run_does_not_count_as_the_scheduled_run(pipe, tmp_path):
+    project(tmp_path, schedule="@yearly")
+    assert pipe("run", "orders").code == ExitCode.OK
+    assert pipe("check", "orders").code == ExitCode.OK  # writes a log of its own
+    from dataspoc_pipe import config, schedule
+    from dataspoc_pipe.bucket import Bucket
+
+    pipeline = config.load(tmp_path / "dataspoc-pipe.yaml").pipelines["orders"]
+    bucket = Bucket(str(tmp_path / "bucket"))
+    extract_time = schedule.last_attempt(bucket, "orders")
+    logs = pipe("logs", "orders", "--json").json()
+    assert [r["status"] for r in logs] == ["success", "success"]
+    first = min(r["run_id"] for r in logs)
+    assert extract_time.strftime("%Y%m%dT%H%M%S") == first[:15]
+    assert schedule.due(bucket, "orders", pipeline)[0] is False

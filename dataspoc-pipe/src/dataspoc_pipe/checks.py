@@ -32,7 +32,7 @@ WEIGHTS = {"error": 3, "warn": 1}
 FAILED_CHECKS_COLUMN = "_dataspoc_failed_checks"  # in quarantined rows: the checks they failed
 DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-Value = str | int | float | bool
+Value = str | int | float | bool | date | datetime  # YAML reads unquoted dates as dates
 
 
 def seconds(text: str) -> int:
@@ -166,7 +166,17 @@ class Sql(Base):
     sql: Annotated[str, Field(min_length=1)]
 
     def query(self) -> str:
-        return self.sql.replace("{table}", ident(TABLE_VIEW))
+        """The statement, one only, with `{table}` named (a trailing `;` or comment is fine)."""
+        import duckdb
+
+        text = self.sql.replace("{table}", ident(TABLE_VIEW))
+        try:
+            statements = duckdb.extract_statements(text)
+        except duckdb.Error:
+            return text  # running it reports the syntax error
+        if len(statements) != 1:
+            raise SourceError(f"check {self.label()}: give one SQL statement, not {len(statements)}")
+        return text
 
 
 class RowCount(Base):
@@ -226,6 +236,7 @@ class Subject:
     new: list[str] = field(default_factory=list)  # the run's own files among them
     new_rows: int | None = None  # rows this run wrote (row_count_change)
     previous_rows: int | None = None  # rows the table's previous run wrote
+    dt: dict[str, str] = field(default_factory=dict)  # path -> its dt partition value
 
 
 @dataclass
@@ -256,7 +267,7 @@ def evaluate(
                 for c in checks
             ]
         )
-    files_view(con, TABLE_VIEW, subject.listed, hive=False, with_file=True)
+    files_view(con, TABLE_VIEW, subject.listed, with_file=True, dt=subject.dt)
     for location, paths in references.items():
         if paths:
             files_view(con, reference_view(location), paths, hive=False)
@@ -278,7 +289,7 @@ def evaluate(
         if isinstance(check, ROW_CHECKS):
             results.append(_row_result(subject, check, total, by_check[id(check)]))
         elif isinstance(check, Sql):
-            failing = _scalar(con, f"SELECT count(*) FROM ({check.query()}) AS q", subject, f"check {check.label()}")
+            failing = _count(con, check.query(), subject, f"check {check.label()}")
             results.append(_row_result(subject, check, total, int(failing)))
         else:
             observed = None
@@ -290,13 +301,29 @@ def evaluate(
                     f"check {check.label()}",
                 )
             results.append(_table_result(subject, check, total, now, observed))
-    failing = [c for c in row_checks if c.severity == "error" and by_check[id(c)]]
-    return Outcome(results, failing)
+    erred = [c for c in row_checks if c.severity == "error" and by_check[id(c)]]
+    return Outcome(results, erred)
 
 
 def _flags_sql(row_checks: list) -> str:
     columns = ", ".join(f"coalesce({c.flags()}, false) AS f{i}" for i, c in enumerate(row_checks))
     return f"SELECT {ident(FILE_COLUMN)}, file_row_number, {columns} FROM {ident(TABLE_VIEW)}"
+
+
+def _count(con, sql: str, subject: Subject, what: str) -> int:
+    """The rows a statement returns, counted by DuckDB (the statement is run as given, so a
+    trailing `;` or comment is fine)."""
+    import duckdb
+
+    try:
+        cursor = con.execute(sql)
+        counted = 0
+        while rows := cursor.fetchmany(100_000):
+            counted += len(rows)
+        return counted
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        raise SourceError(f"{subject.location}: {what} cannot run: {message}; fix the check's SQL") from None
 
 
 def _scalar(con, sql: str, subject: Subject, what: str):

@@ -357,10 +357,9 @@ def _failed_checks(log, name: str):
     failures = checks.failed_errors(log.checks or [])
     if not failures:
         return None
-    return diagnostics.report(
-        ChecksFailedAfterPublish(checks.summary(failures) + "; the rows that failed are in quarantine/"),
-        prefix=f"{name}: ",
-    )
+    kept_out = sum(q.rows for q in log.quarantine or [])
+    where = f"; the {kept_out} rows that failed are in quarantine/" if kept_out else "; the run was published"
+    return diagnostics.report(ChecksFailedAfterPublish(checks.summary(failures) + where), prefix=f"{name}: ")
 
 
 def _cursor_value(text: str) -> str | int | float:

@@ -46,13 +46,23 @@ def parse_location(text: str) -> str:
 
 
 def candidates(table: Table, only: dict[str, str] | None, small_bytes: int) -> list[tuple[Partition, list]]:
+    """Per partition, runs of two or more small files next to each other in arrival order: a
+    large file between two small ones keeps them apart, so that the merged file, named after
+    the newest run it holds, never moves rows past the large file's."""
     found = []
     for partition in table.partitions:
         if only is not None and partition.values != only:
             continue
-        small = [f for f in partition.files if f.bytes < small_bytes]
-        if len(small) >= 2:
-            found.append((partition, sorted(small, key=lambda f: (f.run_id or "", f.path))))
+        group: list = []
+        for f in sorted(partition.files, key=lambda f: (f.run_id or "", f.path)):
+            if f.bytes < small_bytes:
+                group.append(f)
+                continue
+            if len(group) >= 2:
+                found.append((partition, group))
+            group = []
+        if len(group) >= 2:
+            found.append((partition, group))
     return found
 
 
@@ -83,8 +93,6 @@ def compact(
         )
     if dry_run or not chosen:
         return plan
-    import pyarrow.parquet as pq
-
     written: list[tuple[dict[str, str], list[str], list[WrittenFile], str]] = []
     taken = {f.path for f in table.files} | {r.path for r in table.replaced or []}
     with bucket.staging_dir(plan.run_id) as staging:
@@ -99,10 +107,8 @@ def compact(
                 sequence += 1_000  # never the name of a file a reader may still open
             writer = PartitionedWriter(folder, location, newest, evolve=True, first_sequence=sequence)
             try:
-                for f in files:
-                    with bucket.fs.open(bucket.full(f.path), "rb") as handle:
-                        for batch in pq.ParquetFile(handle).iter_batches(batch_size=256_000):
-                            writer.write(batch, part.values, bucket.display(f.path))
+                for batch in _rows_of(bucket, files):
+                    writer.write(batch, part.values, location)
                 out = writer.close()
             except BaseException:
                 writer.abort()
@@ -115,6 +121,28 @@ def compact(
     for entry, (_values, _paths, out, _newest) in zip(plan.partitions, written):
         entry["written"] = [{"path": w.rel_path, "rows": w.rows, "bytes": w.bytes} for w in out]
     return plan
+
+
+def _rows_of(bucket: Bucket, files: list):
+    """The files' rows in order, their columns unified by name as readers unify them (a column
+    that became text reads as text in the older files too)."""
+    from dataspoc_pipe import engine
+
+    con = engine.connect(bucket)
+    try:
+        paths = [engine.path_of(bucket, f.path) for f in files]
+        listed = ", ".join(engine.literal(p) for p in paths)
+        order = ", ".join(f"({engine.literal(p)}, {i})" for i, p in enumerate(paths))
+        file = engine.ident(engine.FILE_COLUMN)
+        sql = (
+            f"SELECT r.* EXCLUDE ({file}, file_row_number) FROM read_parquet([{listed}], union_by_name=true, "
+            f"hive_partitioning=false, filename={engine.literal(engine.FILE_COLUMN)}, file_row_number=true) AS r "
+            f"JOIN (VALUES {order}) AS o(path, position) ON r.{file} = o.path ORDER BY o.position, r.file_row_number"
+        )
+        what = f"compact {files[0].path.rsplit('/', 2)[0]}"
+        yield from engine.batches(con, sql, what)
+    finally:
+        con.close()
 
 
 def _replace(document: dict[str, Any], location: str, written: list, run_id: str) -> dict[str, Any]:

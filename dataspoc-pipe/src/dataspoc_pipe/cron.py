@@ -2,7 +2,8 @@
 
 Minute, hour, day of month, month, day of week; each `*`, a number, a range `a-b`, a list
 `a,b`, a step `*/n` or `a-b/n`; months and days may be named (jan, mon). As in cron, when both
-day of month and day of week are restricted, a day matching either is a match. `@hourly`,
+day of month and day of week are restricted (neither starts with `*`), a day matching either
+is a match. `@hourly`,
 `@daily`, `@weekly`, `@monthly` and `@yearly` are accepted too.
 """
 
@@ -104,8 +105,9 @@ def parse(text: str) -> Schedule:
         days=frozenset(sets[2]),
         months=frozenset(sets[3]),
         weekdays=weekdays,
-        any_day=parts[2] == "*",
-        any_weekday=parts[4] == "*",
+        # as cron: a field starting with * (*/2 too) leaves the other to decide the day
+        any_day=parts[2].startswith("*"),
+        any_weekday=parts[4].startswith("*"),
     )
     schedule.next_after(datetime(2000, 1, 1, tzinfo=timezone.utc))  # refuses Feb 30 and the like
     return schedule

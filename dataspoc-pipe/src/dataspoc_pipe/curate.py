@@ -3,9 +3,10 @@
 A curated table is declared under its pipeline's `transform:` block, by name, with the raw
 table it reads (`from:`, by default the raw table of the same name): either declared steps, applied in order to the raw rows, or one DuckDB SQL statement. The query
 reads two views: `source`, the whole raw table, and `source_new`, the raw files new since the
-table's last transform (the whole raw table on a full transform). Declared steps read
-`source_new`: they work row by row, so only new rows need them (dedupe, across runs, is the
-merge of the curated table on its key). A SQL statement reads what it names: `source` for
+table's last transform (the whole raw table on a full transform). Declared steps work row by
+row, so they read only the new raw files in modes append and merge (dedupe, across runs, is
+the merge of the curated table on its key), the whole raw table in mode overwrite, and the
+partitions holding new files in mode overwrite_partitions. A SQL statement reads what it names: `source` for
 aggregates and window functions over the whole table (the default mode, overwrite, then
 replaces the curated table with the result), `source_new` with mode append or merge for an
 incremental statement.
@@ -13,6 +14,7 @@ incremental statement.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated
 
@@ -40,7 +42,7 @@ class Step(Strict):
     trim: Columns | None = None
     lower: Columns | None = None
     upper: Columns | None = None
-    fill_null: dict[str, str | int | float | bool] | None = None  # column: value for its NULLs
+    fill_null: dict[str, str | int | float | bool | dt.date | dt.datetime] | None = None  # column: its NULLs' value
     drop_null: Columns | None = None  # drop rows with a NULL in any of these columns
     filter: Annotated[str, Field(min_length=1)] | None = None  # a SQL condition the kept rows meet
     drop: Columns | None = None  # columns left out
@@ -112,6 +114,9 @@ class Transform(Strict):
     tables: Annotated[dict[Name, CuratedTable], Field(min_length=1)]  # by curated table name
 
 
+STEPS_INPUT = "source_steps"  # what steps read: new raw files, or more in the overwrite modes
+
+
 def step_sql(step: Step, inner: str, order_file: bool) -> str:
     """The query applying one step to the rows of `inner`."""
     kind = step.kind
@@ -147,7 +152,7 @@ def queries(spec: CuratedTable) -> list[tuple[str, str]]:
     if spec.sql:
         return [("sql", spec.sql)]
     tracked = spec.dedupe is not None
-    sql = f"SELECT * FROM {'source_tracked' if tracked else 'source_new'}"
+    sql = f"SELECT * FROM {STEPS_INPUT}"
     out = [("source", sql)]
     for number, step in enumerate(spec.steps, 1):
         sql = step_sql(step, sql, tracked)

@@ -29,6 +29,8 @@ def literal(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
+    if hasattr(value, "isoformat"):  # a date or timestamp written unquoted in YAML
+        return "'" + value.isoformat() + "'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -52,16 +54,70 @@ def files_view(
     paths: Iterable[str],
     hive: bool = True,
     with_file: bool = False,
+    only: Iterable[str] | None = None,
+    dt: dict[str, str] | None = None,
 ) -> None:
     """A view over Parquet files, joined by column name (older files lack newer columns).
 
-    `hive`: add the `dt` partition column from the paths (`__HIVE_DEFAULT_PARTITION__` reads
-    as NULL). `with_file`: add FILE_COLUMN, the file each row came from, and file_row_number.
+    The columns are those of every file in `paths`; `only` keeps the rows of some of them (a
+    run's new files still show the columns older files have). `hive`: the `dt` partition column
+    from the paths; `dt`: from a mapping of path to partition value instead (staged files live
+    outside the partition folders). `__HIVE_DEFAULT_PARTITION__` reads as NULL. `with_file`:
+    keep FILE_COLUMN, the file each row came from, and file_row_number.
     """
+    from dataspoc_pipe.partitions import NULL_PARTITION
+
+    paths = list(paths)
     listed = ", ".join(literal(p) for p in paths)
-    options = ["union_by_name=true"]
-    if hive:
+    options = ["union_by_name=true", f"filename={literal(FILE_COLUMN)}", "file_row_number=true"]
+    if hive and dt is None:
         options += ["hive_partitioning=true", "hive_types={'dt': DATE}"]
-    if with_file:
-        options += [f"filename={literal(FILE_COLUMN)}", "file_row_number=true"]
-    con.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * FROM read_parquet([{listed}], {', '.join(options)})")
+    else:
+        options.append("hive_partitioning=false")
+    source = f"read_parquet([{listed}], {', '.join(options)}) AS r"
+    select = "r.*"
+    if dt is not None:
+        mapping = f"__dt_{name}"
+        execute(con, f"CREATE OR REPLACE TEMP TABLE {ident(mapping)} (path VARCHAR, dt VARCHAR)", name)
+        if dt:
+            rows = ", ".join(f"({literal(p)}, {literal(v)})" for p, v in dt.items())
+            execute(con, f"INSERT INTO {ident(mapping)} VALUES {rows}", name)
+        select = f"r.*, TRY_CAST(NULLIF(m.dt, {literal(NULL_PARTITION)}) AS DATE) AS dt"
+        source += f" LEFT JOIN {ident(mapping)} AS m ON r.{ident(FILE_COLUMN)} = m.path"
+    where = ""
+    if only is not None:
+        kept = [literal(p) for p in only]
+        where = f" WHERE r.{ident(FILE_COLUMN)} IN ({', '.join(kept)})" if kept else " WHERE false"
+    view = f"SELECT {select} FROM {source}{where}"
+    if not with_file:
+        view = f"SELECT * EXCLUDE ({ident(FILE_COLUMN)}, file_row_number) FROM ({view}) AS v"
+    execute(con, f"CREATE OR REPLACE VIEW {ident(name)} AS {view}", name)
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, what: str, params: list | None = None):
+    """Run SQL for Pipe itself; a storage problem is a StorageError (exit 3, a retry may help),
+    anything else a SourceError naming `what`."""
+    import duckdb
+
+    from dataspoc_pipe.errors import SourceError, StorageError
+
+    try:
+        return con.execute(sql, params) if params is not None else con.execute(sql)
+    except (duckdb.IOException, duckdb.HTTPException) as exc:
+        raise StorageError(f"{what}: cannot read its files: {str(exc).splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise SourceError(f"{what}: {str(exc).splitlines()[0]}") from None
+
+
+def batches(con: duckdb.DuckDBPyConnection, sql: str, what: str, rows: int = 256_000):
+    """A query's result as Arrow record batches, streamed; errors as execute() reports them."""
+    import duckdb
+
+    from dataspoc_pipe.errors import SourceError, StorageError
+
+    try:
+        yield from con.sql(sql).to_arrow_reader(rows)
+    except (duckdb.IOException, duckdb.HTTPException) as exc:
+        raise StorageError(f"{what}: cannot read its files: {str(exc).splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise SourceError(f"{what}: {str(exc).splitlines()[0]}") from None

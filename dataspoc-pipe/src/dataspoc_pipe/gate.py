@@ -35,39 +35,61 @@ class Verdict:
     quarantined: list[Quarantined] = field(default_factory=list)
 
 
-def staying(entry: Table | None, mode: str, produced: set[tuple]) -> list[str]:
-    """Bucket paths of the table's files that stay listed after a run in `mode`."""
+def staying(entry: Table | None, mode: str, produced: set[tuple]) -> list[tuple[str, dict[str, str]]]:
+    """(bucket path, partition values) of the table's files that stay listed after a run in `mode`."""
     if entry is None or mode in ("overwrite", "merge"):
         return []
     return [
-        f.path
+        (f.path, p.values)
         for p in entry.partitions
         if not (mode == "overwrite_partitions" and tuple(sorted(p.values.items())) in produced)
         for f in p.files
     ]
 
 
-def previous_run_rows(entry: Table | None) -> int | None:
-    """Rows the table's newest run wrote (listed or since replaced)."""
-    if entry is None:
-        return None
-    by_run: dict[str, int] = {}
-    for p in entry.partitions:
-        for f in p.files:
-            by_run[f.run_id or ""] = by_run.get(f.run_id or "", 0) + f.rows
-    for r in entry.replaced or []:
-        by_run[r.run_id or ""] = by_run.get(r.run_id or "", 0) + r.rows
-    return by_run[max(by_run)] if by_run else None
+def logged_rows(bucket: Bucket, pipeline: str, location: str, wanted: int = 2) -> list[int]:
+    """The rows the pipeline's latest successful runs wrote to a table, newest first (the run
+    logs count them; file run ids do not, once files are compacted)."""
+    from dataspoc_pipe import runlog
+
+    found: list[int] = []
+    for run_id in reversed(runlog.run_ids(bucket, pipeline)[-200:]):
+        log = runlog.load(bucket, pipeline, run_id)
+        if log is None or log.status != "success":
+            continue
+        rows = [t.rows for t in log.tables if t.location == location]
+        if rows:
+            found.append(rows[0])
+            if len(found) == wanted:
+                break
+    return found
 
 
-def references(bucket: Bucket, manifest: Manifest, declared: list) -> dict[str, list[str]]:
+def subject_of(bucket: Bucket, entry: Table | None, table: Any) -> checks.Subject:
+    """A staged table as it will be once published: the files that stay, and the run's."""
+    produced = {tuple(sorted(f.partition.items())) for f in table.files}
+    kept = [(engine.path_of(bucket, path), values) for path, values in staying(entry, table.mode, produced)]
+    new = [(str(f.local_path), f.partition) for f in table.files]
+    return checks.Subject(
+        location=table.location,
+        listed=[path for path, _ in kept + new],
+        new=[path for path, _ in new],
+        dt={path: values.get("dt", "") for path, values in kept + new},
+    )
+
+
+def references(bucket: Bucket, manifest: Manifest, declared: list, staged: list | None = None) -> dict[str, list[str]]:
+    """The files of the tables relationships checks look up, as they will be once this run's
+    tables (`staged`) are published too."""
     found: dict[str, list[str]] = {}
+    by_location = {t.location: t for t in staged or []}
     for check in declared:
         if isinstance(check, checks.Relationships):
             table = manifest.find(check.to)
-            found[check.to] = (
-                [engine.path_of(bucket, f.path) for p in table.partitions for f in p.files] if table else []
-            )
+            if check.to in by_location:
+                found[check.to] = subject_of(bucket, table, by_location[check.to]).listed
+            else:
+                found[check.to] = [engine.path_of(bucket, f.path) for f in table.files] if table else []
     return found
 
 
@@ -79,28 +101,23 @@ def judge(
     policy: str,
     run_id: str,
     staging: Path,
+    pipeline: str,
 ) -> Verdict:
     """Check each staged table (publish.StagedTable) and, by `policy`, stop the run or
     quarantine the failing rows. Sets each checked table's `quality`."""
     verdict = Verdict()
     for table in staged:
         declared = checks_of(table)
-        if not declared or not table.files:
-            continue
-        entry = manifest.find(table.location)
-        produced = {tuple(sorted(f.partition.items())) for f in table.files}
-        new = [str(f.local_path) for f in table.files]
-        subject = checks.Subject(
-            location=table.location,
-            listed=[engine.path_of(bucket, p) for p in staying(entry, table.mode, produced)] + new,
-            new=new,
-            new_rows=sum(f.rows for f in table.files),
-            previous_rows=previous_run_rows(entry),
-        )
+        if not declared or (not table.files and table.mode != "overwrite"):
+            continue  # a table this run does not change; an emptied one is checked
+        subject = subject_of(bucket, manifest.find(table.location), table)
+        subject.new_rows = sum(f.rows for f in table.files)
+        previous = logged_rows(bucket, pipeline, table.location, 1)
+        subject.previous_rows = previous[0] if previous else None
         con = engine.connect(bucket)
         try:
-            outcome = checks.evaluate(con, subject, declared, references(bucket, manifest, declared))
-            if outcome.error_checks and policy == "quarantine":
+            outcome = checks.evaluate(con, subject, declared, references(bucket, manifest, declared, staged))
+            if outcome.error_checks and policy == "quarantine" and table.files:
                 verdict.quarantined += _quarantine(con, table, outcome, run_id, staging)
         finally:
             con.close()
@@ -167,7 +184,14 @@ def check_published(bucket: Bucket, name: str, pipeline) -> Any:
 
     clock = publish.Clock(runlog.new_run_id(), datetime.now(timezone.utc))
     manifest = catalog.load(bucket)
-    declared: dict[str, list] = {f"raw/{pipeline.target.namespace}/{t}": c for t, c in pipeline.checks.items() if c}
+    from dataspoc_pipe import evolution
+
+    declared: dict[str, list] = {}
+    for table_name, table_checks in pipeline.checks.items():
+        if table_checks:  # the newest version of the table (on_schema_change: new_table)
+            location = f"raw/{pipeline.target.namespace}/{table_name}"
+            latest = evolution.latest(manifest, location)
+            declared[latest.location if latest else location] = table_checks
     if pipeline.transform is not None:
         for target, spec in pipeline.transform.tables.items():
             if spec.checks:
@@ -178,15 +202,13 @@ def check_published(bucket: Bucket, name: str, pipeline) -> Any:
         entry = manifest.find(location)
         if entry is None:
             continue  # not published yet
-        by_run: dict[str, int] = {}
-        for f in entry.files:
-            by_run[f.run_id or ""] = by_run.get(f.run_id or "", 0) + f.rows
-        runs = sorted(by_run)
+        rows = logged_rows(bucket, name, location)
         subject = checks.Subject(
             location=location,
             listed=[engine.path_of(bucket, f.path) for f in entry.files],
-            new_rows=by_run[runs[-1]] if runs else None,
-            previous_rows=by_run[runs[-2]] if len(runs) > 1 else None,
+            dt={engine.path_of(bucket, f.path): p.values.get("dt", "") for p in entry.partitions for f in p.files},
+            new_rows=rows[0] if rows else None,
+            previous_rows=rows[1] if len(rows) > 1 else None,
         )
         con = engine.connect(bucket)
         try:

@@ -150,7 +150,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 ):
                     return publish.no_new_data(bucket, name, clock, previous)
                 staged = _before_commit(bucket, pipeline, staged, clock, staging)
-                extras = _checked(bucket, pipeline, staged, clock, staging)
+                extras = _checked(bucket, name, pipeline, staged, clock, staging)
                 extras.singer = tap_state
                 return publish.commit(bucket, name, clock, staged, previous, extras)
         try:
@@ -162,7 +162,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
                     return publish.no_new_data(bucket, name, clock, previous)  # a database with no new rows
                 staged = _before_commit(bucket, pipeline, staged, clock, staging)
-                extras = _checked(bucket, pipeline, staged, clock, staging)
+                extras = _checked(bucket, name, pipeline, staged, clock, staging)
                 return publish.commit(bucket, name, clock, staged, previous, extras)
         finally:
             for stream in opened:
@@ -262,7 +262,9 @@ def _before_commit(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publ
     ]
 
 
-def _checked(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path) -> publish.Extras:
+def _checked(
+    bucket: Bucket, name: str, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path
+) -> publish.Extras:
     """Run the raw tables' checks (gate.py): stop the run, or quarantine failing rows."""
     if not pipeline.checks:
         return publish.Extras()
@@ -272,10 +274,11 @@ def _checked(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Cl
         bucket,
         catalog.load(bucket),
         staged,
-        lambda table: pipeline.checks.get(table.name, []),
+        lambda table: pipeline.checks.get(table.stream or table.name, []),  # a new_table version: its stream's
         pipeline.on_check_failure,
         clock.run_id,
         staging,
+        name,
     )
     return publish.Extras(checks=verdict.results or None, quarantined=verdict.quarantined)
 

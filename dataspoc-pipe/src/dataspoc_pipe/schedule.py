@@ -164,10 +164,15 @@ def next_run(pipeline: Pipeline, now: datetime | None = None) -> str | None:
 
 
 def last_attempt(bucket: Bucket, name: str) -> datetime | None:
-    """When the pipeline last started a run: its newest log, or the last run that found nothing."""
-    ids = runlog.run_ids(bucket, name)
+    """When the pipeline last started a run: its newest extract log, or the last run that found
+    nothing (a `check` or a `transform` run alone is not a run of the schedule)."""
     saved = state.load(bucket, name)
-    candidates = ids[-1:] + ([saved.last_check.run_id] if saved and saved.last_check else [])
+    candidates = [saved.last_check.run_id] if saved and saved.last_check else []
+    for run_id in reversed(runlog.run_ids(bucket, name)[-50:]):
+        log = runlog.load(bucket, name, run_id)
+        if log is not None and log.step in (None, "extract"):
+            candidates.append(run_id)
+            break
     if not candidates:
         return None
     newest = max(candidates)

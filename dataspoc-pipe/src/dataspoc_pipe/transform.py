@@ -17,7 +17,7 @@ from dataspoc_pipe import catalog, engine, gate, publish, runlog, state
 from dataspoc_pipe.bucket import Bucket
 from dataspoc_pipe.config import Pipeline
 from dataspoc_pipe.contract.models import DataFile, RunLog, StreamBookmark, Table, TransformMark, WriteMode
-from dataspoc_pipe.curate import CuratedTable, queries
+from dataspoc_pipe.curate import STEPS_INPUT, CuratedTable, queries
 from dataspoc_pipe.errors import SourceError, UsageError
 from dataspoc_pipe.partitions import Layout
 from dataspoc_pipe.writer import PartitionedWriter
@@ -68,6 +68,7 @@ def run(
                 pipeline.on_check_failure,
                 clock.run_id,
                 staging,
+                name,
             )
             extras = publish.Extras(
                 step="transform",
@@ -134,9 +135,21 @@ def stage(bucket: Bucket, w: Work, clock: publish.Clock, staging: Path) -> publi
     paths = [engine.path_of(bucket, f.path) for f in w.raw.files]
     new_paths = [engine.path_of(bucket, f.path) for f in w.new_files]
     engine.files_view(con, "source", paths)
-    engine.files_view(con, "source_new", new_paths)
-    if w.spec.dedupe is not None:
-        engine.files_view(con, "source_tracked", new_paths, with_file=True)
+    engine.files_view(con, "source_new", paths, only=new_paths)  # every column, the new rows
+    mode = mode_of(w)
+    if mode == "overwrite":
+        step_paths = paths
+    elif mode == "overwrite_partitions":  # every file of the partitions with new files
+        touched = {tuple(sorted(p.values.items())) for p in w.raw.partitions if any(f in w.new_files for f in p.files)}
+        step_paths = [
+            engine.path_of(bucket, f.path)
+            for p in w.raw.partitions
+            if tuple(sorted(p.values.items())) in touched
+            for f in p.files
+        ]
+    else:
+        step_paths = new_paths
+    engine.files_view(con, STEPS_INPUT, paths, only=step_paths, with_file=w.spec.dedupe is not None)
     steps = queries(w.spec)
     sql = steps[-1][1]
     origin = f"{w.location} (from {w.raw.location})"
@@ -183,8 +196,12 @@ def stage(bucket: Bucket, w: Work, clock: publish.Clock, staging: Path) -> publi
 def _batches(reader, origin: str):
     import duckdb
 
+    from dataspoc_pipe.errors import StorageError
+
     try:
         yield from reader
+    except (duckdb.IOException, duckdb.HTTPException) as exc:
+        raise StorageError(f"{origin}: cannot read the raw files: {str(exc).splitlines()[0]}") from None
     except duckdb.Error as exc:
         raise SourceError(f"{origin}: {str(exc).splitlines()[0]}") from None
 
