@@ -287,6 +287,22 @@ def test_vacuum_keeps_logs_for_their_retention_and_always_the_newest(pipe, tmp_p
     assert pipe("run", "orders", "--json").json()[0]["status"] == "no_new_data"
 
 
+def test_the_project_sets_how_long_logs_are_kept(pipe, tmp_path):
+    import yaml
+
+    one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
+    assert pipe("run", "orders").code == ExitCode.OK
+    (tmp_path / "data" / "b.csv").write_text("id\n2\n")
+    assert pipe("run", "orders").code == ExitCode.OK
+    path = tmp_path / "dataspoc-pipe.yaml"
+    document = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**document, "keep_logs": "0s"}))
+    assert len(pipe("vacuum", "--json").json()["logs"]) == 1
+    path.write_text(yaml.safe_dump({**document, "keep_logs": "soon"}))
+    bad = pipe("vacuum")
+    assert bad.code == ExitCode.USAGE and "keep_logs" in bad.stderr and "give a duration" in bad.stderr
+
+
 def test_quiet_prints_only_errors(pipe, tmp_path):
     one_csv_pipeline(tmp_path, {"a.csv": "id\n1\n"})
     ok = pipe("run", "orders", "--quiet")

@@ -485,8 +485,12 @@ def _writers_of(loaded, location: str) -> list[str]:
 def vacuum(
     retain: Annotated[str, typer.Option("--retain", help="Keep replaced files this long (7d, 12h, 30m, 0).")] = "7d",
     keep_logs: Annotated[
-        str, typer.Option("--keep-logs", help="Keep run logs this long (90d); a pipeline's newest log always stays.")
-    ] = "90d",
+        str | None,
+        typer.Option(
+            "--keep-logs",
+            help="Keep run logs this long [default: the project's keep_logs, else 90d]; a pipeline's newest log always stays.",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")] = False,
     as_json: JsonOpt = False,
     project: ProjectOpt = None,
@@ -500,8 +504,11 @@ def vacuum(
     from dataspoc_pipe import render
     from dataspoc_pipe import vacuum as cleaner
 
-    _, _loaded, target = _context(project, bucket, need_project=False)
-    report = cleaner.vacuum(target, cleaner.retention(retain), dry_run=dry_run, keep_logs=cleaner.retention(keep_logs))
+    _, loaded, target = _context(project, bucket, need_project=False)
+    logs_for = keep_logs or (loaded.keep_logs if loaded else "90d")
+    report = cleaner.vacuum(
+        target, cleaner.retention(retain), dry_run=dry_run, keep_logs=cleaner.retention(logs_for, "--keep-logs")
+    )
     if as_json:
         console.out(json.dumps(report.document(), indent=2))
     console.say(render.vacuum_summary(report))

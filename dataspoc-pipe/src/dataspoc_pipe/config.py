@@ -79,7 +79,19 @@ ONE_TABLE_KINDS = ("csv", "jsonl", "parquet", "http")
 class Project(Strict):
     version: Literal[1] = 1
     bucket: str = DEFAULT_BUCKET
+    keep_logs: str = "90d"  # run logs older than this go at `vacuum` (never a pipeline's newest)
     pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
+
+    @field_validator("keep_logs")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from dataspoc_pipe.vacuum import retention
+
+        try:
+            retention(value, "keep_logs")
+        except UsageError as exc:
+            raise ValueError(str(exc).removeprefix("keep_logs ")) from None
+        return value
 
     @model_validator(mode="after")
     def _one_writer_per_table(self):

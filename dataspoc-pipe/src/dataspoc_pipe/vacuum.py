@@ -28,11 +28,11 @@ PROBES = ".dataspoc/tmp"  # what `validate` writes and removes; leftovers of a k
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def retention(text: str) -> timedelta:
+def retention(text: str, what: str = "--retain") -> timedelta:
     """`7d`, `12h`, `30m`, `90s` or a number of seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
     if match is None:
-        raise UsageError(f"--retain {text!r}: give a duration such as 7d, 12h, 30m or 0")
+        raise UsageError(f"{what} {text!r}: give a duration such as 7d, 12h, 30m or 0")
     return timedelta(seconds=float(match.group(1)) * UNITS[match.group(2) or "s"])
 
 
