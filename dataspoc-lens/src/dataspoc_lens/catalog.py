@@ -61,9 +61,49 @@ class Catalog:
                 "last_run_id": t.last_run_id,
                 "last_run_at": t.last_run_at.isoformat(),
                 "writer": t.writer,
+                "score": t.quality.score if t.quality else None,
             }
             for t in sorted(self.tables, key=lambda t: t.qualified)
         ]
+
+    def schema(self, ref: str) -> dict[str, Any]:
+        """One table in full, for `dataspoc-lens schema`."""
+        t = self.resolve(ref)
+        names = {c.name for c in t.columns}
+        return {
+            "name": t.qualified,
+            "location": t.location,
+            "columns": [
+                {"name": c.name, "type": c.type, "nullable": c.nullable, "partition": c.name in t.partition_by}
+                for c in t.columns
+            ]
+            + [
+                {"name": p, "type": "date32[day]" if p == "dt" else "string", "nullable": False, "partition": True}
+                for p in t.partition_by
+                if p not in names
+            ],
+            "partition_by": t.partition_by,
+            "primary_key": t.primary_key,
+            "rows": t.row_count,
+            "files": t.file_count,
+            "bytes": t.bytes,
+            "partitions": [{"values": p.values, "files": len(p.files), "rows": p.rows} for p in t.partitions],
+            "last_run_id": t.last_run_id,
+            "last_run_at": t.last_run_at.isoformat(),
+            "writer": t.writer,
+            "derived_from": t.derived_from,
+            "quality": t.quality.model_dump(mode="json") if t.quality else None,
+            "schema_history": [
+                {
+                    "version": h.version,
+                    "run_id": h.run_id,
+                    "at": h.at.isoformat(),
+                    "change": h.change,
+                    "columns": len(h.columns),
+                }
+                for h in t.schema_history
+            ],
+        }
 
 
 def _check_paths(table: Table, where: str) -> None:

@@ -342,3 +342,30 @@ def _type_name(kind: Any) -> str:
     if t.is_duration(kind):
         return "interval"
     return str(kind)
+
+
+def schema(described: dict[str, Any]) -> None:
+    """A table's description for people, on stdout."""
+    lines = [f"{described['name']}  ({described['location']})"]
+    facts = [f"{described['rows']:,} rows", f"{described['files']} files", f"{len(described['partitions'])} partitions"]
+    if described.get("quality"):
+        q = described["quality"]
+        facts.append(f"quality {q['score']:g}/100 ({q['failed']} of {q['checks']} checks failed, {q['checked_at']})")
+    lines.append("  " + ", ".join(facts))
+    lines.append(f"  last run {described['last_run_id']} by {described['writer']}")
+    if described.get("primary_key"):
+        lines.append(f"  primary key: {', '.join(described['primary_key'])}")
+    if described.get("derived_from"):
+        lines.append(f"  derived from: {', '.join(described['derived_from'])}")
+    sys.stdout.write("\n".join(lines) + "\n\n")
+    rows = [
+        [c["name"], c["type"], "yes" if c["nullable"] else "no", "partition" if c["partition"] else ""]
+        for c in described["columns"]
+    ]
+    records(["column", "type", "nullable", ""], rows, "table")
+    history = described["schema_history"]
+    if len(history) > 1:
+        sys.stdout.write(
+            "schema history: " + "; ".join(f"v{h['version']} {h['change']} ({h['at'][:10]})" for h in history) + "\n"
+        )
+    sys.stdout.flush()

@@ -75,6 +75,16 @@ class SchemaVersion(Doc):
     columns: list[Column]
 
 
+class Quality(Doc):
+    score: Annotated[float, Field(ge=0, le=100)]
+    run_id: RunId
+    checked_at: AwareDatetime
+    checks: Count
+    failed: Count
+    errors: Count | None = None
+    warnings: Count | None = None
+
+
 class Table(Doc):
     layer: Layer
     namespace: Name
@@ -91,6 +101,9 @@ class Table(Doc):
     last_run_at: AwareDatetime
     writer: Annotated[str, Field(pattern=WRITER_PATTERN)]
     description: str | None = None
+    primary_key: list[str] | None = None  # 1.1
+    quality: Quality | None = None  # 1.2: the last checks (dataspoc-pipe)
+    derived_from: list[str] | None = None  # 1.2: lineage
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")
