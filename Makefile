@@ -82,6 +82,7 @@ bench: sync system-deps ## Speed and memory against baselines measured in the sa
 	cd bench && $(UV) run --locked --no-sync python ingest_jsonl.py
 	cd bench && UV=$(UV) $(UV) run --locked --no-sync python ingest_singer.py
 	cd bench && $(UV) run --locked --no-sync python ingest_postgres.py
+	cd bench && $(UV) run --locked --no-sync python query_lens.py
 
 clean: ## Remove environments, the demo bucket and bench data
 	rm -rf .tools demo bench/.work */.venv .test-results
