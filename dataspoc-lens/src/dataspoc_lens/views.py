@@ -39,7 +39,7 @@ def _columns(table: Table) -> list[tuple[str, str]]:
     return columns
 
 
-def _view_sql(table: Table, catalog: Catalog, path_of: Callable[[str], str] | None = None) -> str:
+def view_sql(table: Table, catalog: Catalog, path_of: Callable[[str], str] | None = None) -> str:
     files = table.files
     if not files:
         columns = _columns(table)
@@ -114,7 +114,7 @@ def mount(
         done.add(table.qualified)
         view = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
         try:
-            con.execute(f"CREATE VIEW {view} AS {_view_sql(table, catalog, path_of)}")
+            con.execute(f"CREATE VIEW {view} AS {view_sql(table, catalog, path_of)}")
         except duckdb.Error as exc:
             # DuckDB binds a view when it is created, which reads the files' footers. One
             # unreadable table must not break queries on the others: its view raises instead.
