@@ -106,6 +106,18 @@ class Catalog:
         }
 
 
+def _unique(tables: list[Table], where: str) -> list[Table]:
+    seen: dict[str, Table] = {}
+    for table in tables:
+        if table.qualified in seen:
+            raise ContractError(
+                f"{where}: folders {seen[table.qualified].location} and {table.location} both read as table "
+                f"{table.qualified}; rename one"
+            )
+        seen[table.qualified] = table
+    return tables
+
+
 def _check_paths(table: Table, where: str) -> None:
     """Every file the manifest lists must lie inside the table's own folder."""
     if table.location != f"{table.layer}/{table.namespace}/{table.name}":
@@ -120,12 +132,23 @@ def _check_paths(table: Table, where: str) -> None:
 
 
 def load(bucket: Bucket) -> Catalog:
-    """Read and validate the bucket's manifest. A bucket without one has no tables yet."""
+    """Read and validate the bucket's manifest. A bucket without one, or with a manifest
+    written by dataspoc-pipe 0.2.0, has its tables found by the contract's layout
+    (discovery.py), and stderr says so once."""
+    from dataspoc_lens import discovery
+    from dataspoc_lens.console import warn
+
     where = bucket.display(MANIFEST_PATH)
     document = bucket.read_json(MANIFEST_PATH)
     if document is None:
         bucket.check_exists()
-        return Catalog(bucket, [], found=False)
+        found = discovery.from_layout(bucket)
+        if found:
+            warn(f"{bucket.display()} has no manifest: {len(found)} tables found by the bucket's layout")
+        return Catalog(bucket, _unique(found, where), found=bool(found))
+    if discovery.legacy_020(document):
+        warn(f"{where} is in dataspoc-pipe 0.2 style (no file list): tables found by the bucket's layout")
+        return Catalog(bucket, _unique(discovery.from_legacy(bucket, document), where))
     manifest: Manifest = parse("manifest", document, where)
     seen: set[str] = set()
     for table in manifest.tables:
