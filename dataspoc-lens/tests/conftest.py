@@ -25,7 +25,14 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
-    for var in ("DATASPOC_BUCKET", "DATASPOC_DEBUG", "DATASPOC_ML_BIN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    for var in (
+        "DATASPOC_BUCKET",
+        "DATASPOC_DEBUG",
+        "DATASPOC_ML_BIN",
+        "DATASPOC_LENS_HOME",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

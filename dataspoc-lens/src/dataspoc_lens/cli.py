@@ -44,9 +44,18 @@ BucketOption = Annotated[
     typer.Option(
         "--bucket",
         envvar="DATASPOC_BUCKET",
-        help="Bucket URL: a folder, s3://, gs://, az:// (default: $DATASPOC_BUCKET, else ./bucket).",
+        help="Bucket: a name saved with `buckets add`, or a URL: a folder, s3://, gs://, az:// "
+        "(default: $DATASPOC_BUCKET, else ./bucket).",
     ),
 ]
+
+
+def resolve(bucket: str) -> str:
+    from dataspoc_lens import settings
+
+    return settings.resolve(bucket)
+
+
 DebugOption = Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)]
 
 
@@ -99,7 +108,7 @@ def catalog(
 
     if layer is not None and layer not in LAYERS:
         raise UsageError(f"--layer {layer}: use one of {', '.join(LAYERS)}")
-    found = catalogs.load(Bucket(bucket))
+    found = catalogs.load(Bucket(resolve(bucket)))
     rows = [r for r in found.rows() if layer is None or r["layer"] == layer]
     if not rows:
         say(NO_TABLES if not found.tables else f"no tables in the {layer} layer")
@@ -126,7 +135,7 @@ def schema(
     from dataspoc_lens import render
     from dataspoc_lens.bucket import Bucket
 
-    described = catalogs.load(Bucket(bucket)).schema(table)
+    described = catalogs.load(Bucket(resolve(bucket))).schema(table)
     if as_json:
         out(json.dumps(described, indent=2))
     else:
@@ -188,7 +197,7 @@ def query(
     text = outputs.sql_text(sql, file)
     chosen = outputs.choose_format(fmt.value if fmt else None, output)
     rows = limit if limit is not None else (100 if chosen == "table" else 0)
-    found = catalogs.load(Bucket(bucket))
+    found = catalogs.load(Bucket(resolve(bucket)))
     if not found.found:
         say(NO_TABLES)
     started = time.monotonic()
@@ -228,7 +237,7 @@ def ddl(
         from dataspoc_lens.errors import UsageError
 
         raise UsageError(f"--layer {layer}: use one of {', '.join(LAYERS)}")
-    found = catalogs.load(Bucket(bucket))
+    found = catalogs.load(Bucket(resolve(bucket)))
     if not found.tables:
         say(NO_TABLES)
     out("\n\n".join(ddls.statements(found, dialect, layer)))
@@ -251,9 +260,81 @@ def export_catalog(
     from dataspoc_lens import exporting
     from dataspoc_lens.bucket import Bucket
 
-    found = catalogs.load(Bucket(bucket))
+    found = catalogs.load(Bucket(resolve(bucket)))
     count = exporting.export(found, Path(target).expanduser())
     say(f"wrote {target}: {count} view{'' if count == 1 else 's'}; open it with any DuckDB client")
+
+
+buckets_app = typer.Typer(
+    help="Named buckets: `--bucket NAME` on any command. Kept in ~/.dataspoc-lens/config.yaml "
+    "($DATASPOC_LENS_HOME); never credentials.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+app.add_typer(buckets_app, name="buckets")
+
+
+def buckets_command(*examples: str, name: str | None = None):
+    return lambda fn: buckets_app.command(name, epilog=epilog(*examples))(diagnostics.reporting(fn))
+
+
+@buckets_command("dataspoc-lens buckets add finance s3://acme-finance", name="add")
+def buckets_add(
+    name: Annotated[str, typer.Argument(help="A short name: lowercase letters, digits, underscores.")],
+    uri: Annotated[str, typer.Argument(help="The bucket: a folder, s3://, gs://, az://.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Change the URI of a name saved already.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Save a bucket under a name."""
+    from dataspoc_lens import settings
+    from dataspoc_lens.bucket import Bucket
+    from dataspoc_lens.errors import UsageError
+
+    settings.check(name, uri)
+    Bucket(uri)  # a scheme Lens cannot read is refused now, not at the first query
+    saved = settings.load()
+    if name in saved and not replace and saved[name] != uri:
+        raise UsageError(f"bucket '{name}' is saved already as {saved[name]}; pass --replace to change it")
+    saved[name] = uri
+    settings.save(saved)
+    say(f"saved bucket '{name}' -> {uri}")
+
+
+@buckets_command("dataspoc-lens buckets list --json", name="list")
+def buckets_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON on stdout.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """The saved buckets."""
+    import json
+
+    from dataspoc_lens import render, settings
+
+    saved = settings.load()
+    if as_json:
+        out(json.dumps([{"name": k, "uri": v} for k, v in sorted(saved.items())], indent=2))
+    elif not saved:
+        say("no saved buckets: add one with `dataspoc-lens buckets add NAME URI`")
+    else:
+        render.records(["name", "uri"], sorted(saved.items()), "table")
+
+
+@buckets_command("dataspoc-lens buckets remove finance", name="remove")
+def buckets_remove(
+    name: Annotated[str, typer.Argument(help="The saved name.")],
+    debug: DebugOption = False,
+) -> None:
+    """Forget a saved bucket (its data is untouched)."""
+    from dataspoc_lens import settings
+    from dataspoc_lens.errors import UsageError
+
+    saved = settings.load()
+    if name not in saved:
+        raise UsageError(f"no saved bucket '{name}'; saved: {', '.join(sorted(saved)) or 'none'}")
+    del saved[name]
+    settings.save(saved)
+    say(f"removed bucket '{name}'")
 
 
 @ml_command("dataspoc-lens ml predict churn --table curated.crm.customers")
@@ -266,7 +347,7 @@ def predict(
     """Score a table with a trained model; predictions land in ml.predictions.MODEL."""
     from dataspoc_lens import mlbridge
 
-    code = mlbridge.predict(model, table, bucket)
+    code = mlbridge.predict(model, table, resolve(bucket))
     if code == 0:
         say(f"query the predictions with: dataspoc-lens query 'SELECT * FROM ml.predictions.{model} LIMIT 10'")
     raise typer.Exit(code)
@@ -283,7 +364,7 @@ def train(
     """Train a model on a table with dataspoc-ml."""
     from dataspoc_lens import mlbridge
 
-    raise typer.Exit(mlbridge.train(model, table, target, bucket))
+    raise typer.Exit(mlbridge.train(model, table, target, resolve(bucket)))
 
 
 def main(argv: list[str] | None = None) -> None:
