@@ -5,6 +5,7 @@ Heavy modules (duckdb, pyarrow) are imported inside the commands, so `--help` st
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -263,6 +264,26 @@ def export_catalog(
     found = catalogs.load(Bucket(resolve(bucket)))
     count = exporting.export(found, Path(target).expanduser())
     say(f"wrote {target}: {count} view{'' if count == 1 else 's'}; open it with any DuckDB client")
+
+
+@command("dataspoc-lens shell", "dataspoc-lens shell --bucket finance")
+def shell(bucket: BucketOption = "./bucket", debug: DebugOption = False) -> None:
+    """An interactive SQL prompt over the bucket: multi-line SQL ending at `;`, highlighting,
+    completion of keywords, tables, columns and dot commands, history, a pager, and Ctrl-C
+    that cancels the running query. `.help` lists the dot commands."""
+    from dataspoc_lens import catalog as catalogs
+    from dataspoc_lens import shell as shells
+    from dataspoc_lens.bucket import Bucket
+    from dataspoc_lens.errors import UsageError
+    from dataspoc_lens.session import Session
+
+    if not sys.stdin.isatty():
+        raise UsageError("the shell needs a terminal; pipe SQL to `dataspoc-lens query` instead")
+
+    def open_session(uri: str) -> Session:
+        return Session(catalogs.load(Bucket(uri)))
+
+    shells.run(shells.Shell(resolve(bucket), open_session))
 
 
 buckets_app = typer.Typer(

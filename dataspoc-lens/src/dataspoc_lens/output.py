@@ -73,8 +73,18 @@ def statements(text: str) -> list[str]:
         raise translate(exc) from exc
 
 
-def run(session: Any, text: str, fmt: str, max_rows: int | None, output: str | None) -> Outcome:
-    """Run every statement; write the last one's result."""
+def run(
+    session: Any,
+    text: str,
+    fmt: str,
+    max_rows: int | None,
+    output: str | None,
+    stream: Any = None,
+    width: int | None = None,
+) -> Outcome:
+    """Run every statement; write the last one's result to `output`, or `stream` (stdout by
+    default); `width`: the table view's width (default: the terminal's, or whole cells when
+    not at one)."""
     import duckdb
 
     from dataspoc_lens.translate import translate
@@ -87,13 +97,13 @@ def run(session: Any, text: str, fmt: str, max_rows: int | None, output: str | N
         except duckdb.Error as exc:
             raise translate(exc) from exc
     last = parts[-1]
-    if fmt == "parquet" and output is None and sys.stdout.isatty():
+    if fmt == "parquet" and output is None and stream is None and sys.stdout.isatty():
         raise UsageError("parquet is binary: write it with --output FILE.parquet, or pipe stdout")
-    with _target(output, binary=fmt == "parquet") as stream:
+    with _target(output, binary=fmt == "parquet", stream=stream) as stream:
         if fmt == "table":
             result, cut = session.run(last, max_rows)
             if result is not None:
-                render.table_view(result, cut, stream)
+                render.table_view(result, cut, stream, width)
             return Outcome(len(parts), cut)
         rows = session.stream(last, max_rows)
         if rows is None:
@@ -108,14 +118,17 @@ def run(session: Any, text: str, fmt: str, max_rows: int | None, output: str | N
 class _target:
     """stdout, or a temporary file moved onto `output` when the block ends without error."""
 
-    def __init__(self, output: str | None, binary: bool):
+    def __init__(self, output: str | None, binary: bool, stream: Any = None):
         self.output = Path(output).expanduser() if output else None
         self.binary = binary
+        self.stream = stream
         self.tmp: Path | None = None
         self.handle: Any = None
 
     def __enter__(self) -> Any:
         if self.output is None:
+            if self.stream is not None:
+                return self.stream
             return sys.stdout.buffer if self.binary else sys.stdout
         if self.output.is_dir():
             raise UsageError(f"--output {self.output} is a folder; name a file")

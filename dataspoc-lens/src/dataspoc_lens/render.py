@@ -280,7 +280,7 @@ def arrow(result: pyarrow.Table, fmt: str) -> None:
     records(names, zip(*columns) if columns else [], fmt)
 
 
-def table_view(result: pyarrow.Table, cut: bool, stream: Any = None) -> None:
+def table_view(result: pyarrow.Table, cut: bool, stream: Any = None, width: int | None = None) -> None:
     """A query result for people: each column's name over its type, cells cut (never wrapped)
     to fit the terminal, and the row count under the table."""
     import shutil
@@ -289,9 +289,9 @@ def table_view(result: pyarrow.Table, cut: bool, stream: Any = None) -> None:
     from rich.table import Table
 
     stream = sys.stdout if stream is None else stream
-    tty = stream.isatty() if hasattr(stream, "isatty") else False
+    tty = width is not None or (stream.isatty() if hasattr(stream, "isatty") else False)
     # piped, every cell stays whole; at a terminal, each column gets a share of its width
-    width = shutil.get_terminal_size().columns if tty else 10_000
+    width = width or (shutil.get_terminal_size().columns if tty else 10_000)
     share = max(8, (width - 1) // max(result.num_columns, 1) - 3) if tty else None
     table = Table(show_lines=False, header_style="bold")
     for field in result.schema:
