@@ -100,3 +100,13 @@ def lens() -> Callable[..., Result]:
         return Result(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port nothing listens on: a bucket endpoint that cannot be reached."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

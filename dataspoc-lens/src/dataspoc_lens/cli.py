@@ -179,6 +179,9 @@ def query(
     write_dir: Annotated[
         str | None, typer.Option("--write-dir", help="Allow COPY ... TO files under this folder (implies --write).")
     ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Answer from the local cache only; never reach the bucket.")
+    ] = False,
     debug: DebugOption = False,
 ) -> None:
     """Run SQL over the bucket's tables; the result goes to stdout or --output.
@@ -198,9 +201,18 @@ def query(
     text = outputs.sql_text(sql, file)
     chosen = outputs.choose_format(fmt.value if fmt else None, output)
     rows = limit if limit is not None else (100 if chosen == "table" else 0)
-    found = catalogs.load(Bucket(resolve(bucket)))
-    if not found.found:
-        say(NO_TABLES)
+    if offline:
+        from dataspoc_lens import cache
+
+        found, missing = cache.offline_catalog(Bucket(resolve(bucket)))
+        if missing:
+            say(f"offline: not cached, so not queryable: {', '.join(missing)}")
+        if not found.tables:
+            say("offline: no cached tables for this bucket; run `dataspoc-lens cache --all` while online")
+    else:
+        found = catalogs.load(Bucket(resolve(bucket)))
+        if not found.found:
+            say(NO_TABLES)
     started = time.monotonic()
     folder = Path(write_dir).expanduser() if write_dir else (Path.cwd() if write else None)
     with Session(found, write_dir=folder) as session:
@@ -284,6 +296,74 @@ def shell(bucket: BucketOption = "./bucket", debug: DebugOption = False) -> None
         return Session(catalogs.load(Bucket(uri)))
 
     shells.run(shells.Shell(resolve(bucket), open_session))
+
+
+@command(
+    "dataspoc-lens cache raw.shop.orders --bucket s3://lake",
+    "dataspoc-lens cache --all",
+    "dataspoc-lens cache list",
+    "dataspoc-lens cache refresh",
+    "dataspoc-lens cache clear raw.shop.orders",
+)
+def cache(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="Tables to copy; or list, refresh [TABLE], clear [TABLE]."),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Copy every table of the bucket.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    bucket: BucketOption = "./bucket",
+    debug: DebugOption = False,
+) -> None:
+    """Keep a local copy of remote tables (partition folders kept); queries use it while the
+    manifest says the table has not changed, and `query --offline` answers from it alone.
+    Bounded by cache_max_bytes in ~/.dataspoc-lens/config.yaml (5 GiB by default): the least
+    recently used tables go first."""
+    import json
+
+    from dataspoc_lens import cache as caching
+    from dataspoc_lens import catalog as catalogs
+    from dataspoc_lens import render
+    from dataspoc_lens.bucket import Bucket
+    from dataspoc_lens.errors import UsageError
+
+    target = Bucket(resolve(bucket))
+    words = list(args or [])
+    verb = words[0] if words and words[0] in ("list", "refresh", "clear") else None
+    if verb == "list":
+        rows = caching.listing(catalogs.load(target), target)
+        if as_json:
+            out(json.dumps(rows, indent=2))
+        elif rows:
+            render.records(
+                ["table", "state", "files", "bytes"],
+                [[r[k] for k in ("table", "state", "files", "bytes")] for r in rows],
+                "table",
+            )
+        else:
+            say("nothing cached for this bucket")
+        return
+    if verb == "clear":
+        count = caching.clear(target, words[1] if len(words) > 1 else None)
+        say(f"cleared {count} cached table{'' if count == 1 else 's'}")
+        return
+    found = catalogs.load(target)
+    if verb == "refresh":
+        names = words[1:] or [r["table"] for r in caching.listing(found, target) if r["state"] == "stale"]
+    elif all_:
+        names = [t.qualified for t in found.tables]
+    else:
+        names = words
+    if not names:
+        if verb == "refresh":
+            say("every cached table is fresh")
+            return
+        raise UsageError("name the tables to cache, or pass --all")
+    done = caching.add(found, names)
+    if as_json:
+        out(json.dumps(done, indent=2))
+    for item in done:
+        say(f"cached {item['table']}: {item['files']} files ({item['fetched']} fetched)")
 
 
 buckets_app = typer.Typer(

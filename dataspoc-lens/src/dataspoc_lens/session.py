@@ -35,7 +35,8 @@ class Session:
     ):
         self.catalog = catalog
         self.write = write_dir is not None
-        self.con, self.path_of = open_connection(catalog, extension_directory, write_dir, locked)
+        self.cached = _cached(catalog)
+        self.con, self.path_of = open_connection(catalog, extension_directory, write_dir, locked, self.cached)
         self.mounted: set[str] = set()
 
     def prepare(self, sql: str | None) -> None:
@@ -44,7 +45,13 @@ class Session:
         if sql is not None:
             safety.check(sql, self.write)
         needed = referenced(self.con, self.catalog, sql) if sql is not None else None
+        before = set(self.mounted)
         mount(self.con, self.catalog, needed, self.mounted, self.path_of)
+        if self.cached:
+            from dataspoc_lens import cache
+
+            used = {t.qualified for t in self.catalog.tables if t.qualified in self.mounted - before}
+            cache.touch(self.catalog.bucket, used)
 
     def run(self, sql: str, max_rows: int | None) -> tuple[pyarrow.Table | None, bool]:
         self.prepare(sql)
@@ -64,11 +71,21 @@ class Session:
         self.close()
 
 
+def _cached(catalog: Catalog) -> dict[str, str]:
+    """Local copies of a remote bucket's fresh cached tables (cache.py), by bucket path."""
+    if catalog.bucket.is_local or not catalog.tables:
+        return {}
+    from dataspoc_lens import cache
+
+    return cache.local_files(catalog.bucket, catalog)
+
+
 def open_connection(
     catalog: Catalog,
     extension_directory: str | None = None,
     write_dir: Path | None = None,
     locked: bool = True,
+    cached: dict[str, str] | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, Callable[[str], str]]:
     """An in-memory DuckDB with a database per layer and a schema per namespace, no views yet,
     allowed to read the bucket's files and nothing else (and to write into `write_dir`); with
@@ -88,9 +105,15 @@ def open_connection(
     paths: list[str] = []
     path_of: Callable[[str], str]
     if not bucket.is_local:
-        if catalog.tables:
+        remote = [f for f in files if f not in (cached or {})]
+        if remote:
             con.register_filesystem(ReadOnly(bucket.fs, bucket.fs.protocol, bucket.root))
-        path_of = bucket.display
+        copies = cached or {}
+
+        def path_of(rel: str) -> str:
+            return copies.get(rel) or bucket.display(rel)
+
+        paths += list(copies.values())
         # fsspec may hand DuckDB the expanded paths with a leading slash (memory://)
         directories += [bucket.display("") + "/", f"{bucket.scheme}:///{bucket.root.lstrip('/')}/"]
     elif write_dir is not None:

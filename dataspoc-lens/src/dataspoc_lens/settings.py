@@ -26,8 +26,8 @@ def path() -> Path:
     return home() / "config.yaml"
 
 
-def load() -> dict[str, str]:
-    """The named buckets."""
+def load_all() -> dict:
+    """The whole settings file ({} when there is none)."""
     import yaml
 
     file = path()
@@ -37,7 +37,14 @@ def load() -> dict[str, str]:
         document = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as exc:
         raise UsageError(f"{file} is not valid YAML ({getattr(exc, 'problem', exc)}); fix or delete it") from None
-    buckets = document.get("buckets") if isinstance(document, dict) else None
+    return document if isinstance(document, dict) else {}
+
+
+def load() -> dict[str, str]:
+    """The named buckets."""
+    file = path()
+    document = load_all()
+    buckets = document.get("buckets")
     if buckets is None:
         return {}
     if not isinstance(buckets, dict) or not all(isinstance(v, str) for v in buckets.values()):
@@ -50,8 +57,9 @@ def save(buckets: dict[str, str]) -> None:
 
     file = path()
     file.parent.mkdir(parents=True, exist_ok=True)
+    document = {**load_all(), "buckets": buckets}  # other settings (cache_max_bytes) are kept
     tmp = file.with_name(f".{file.name}.tmp")
-    tmp.write_text("# dataspoc-lens settings: named buckets (no credentials)\n" + yaml.safe_dump({"buckets": buckets}))
+    tmp.write_text("# dataspoc-lens settings: named buckets (no credentials)\n" + yaml.safe_dump(document))
     os.replace(tmp, file)
 
 
