@@ -102,8 +102,8 @@ def _moto_server_class():
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
-    from moto.server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
 
     class CountingMotoServer(ThreadedMotoServer):
@@ -186,8 +186,10 @@ def write_data(rows: int, files: int, row_group: int, folder: Path) -> list[tupl
                 SELECT i::BIGINT AS order_id,
                        (1 + floor(random() * 200000))::BIGINT AS customer_id,
                        round(random() * 500, 2)::DOUBLE AS amount,
-                       (['pending','paid','shipped','delivered','cancelled','refunded'])[1 + (hash(i) % 6)::INT] AS status,
-                       TIMESTAMP '{dt}' + to_microseconds(((i - {lo}) * 86400000000 // {max(hi - lo, 1)})::BIGINT) AS ordered_at
+                       (['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'])
+                           [1 + (hash(i) % 6)::INT] AS status,
+                       TIMESTAMP '{dt}'
+                           + to_microseconds(((i - {lo}) * 86400000000 // {max(hi - lo, 1)})::BIGINT) AS ordered_at
                 FROM range({lo}, {hi}) t(i) ORDER BY i
             ) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})"""
         )
@@ -242,6 +244,7 @@ def connect(ext_dir: str):
 
 def make_routes(moto: Moto, ext_dir: str) -> tuple[dict, dict]:
     """name -> function returning a ready connection; name -> why a route is unavailable."""
+    import duckdb
     import s3fs
 
     routes, unavailable = {}, {}
@@ -286,7 +289,7 @@ def make_routes(moto: Moto, ext_dir: str) -> tuple[dict, dict]:
         try:
             httpfs_ready().close()
             routes["httpfs"] = httpfs_ready
-        except Exception as exc:  # the extension file doesn't fit this DuckDB
+        except duckdb.Error as exc:  # the extension file doesn't fit this DuckDB
             unavailable["httpfs"] = f"{note + '; ' if note else ''}LOAD failed: {str(exc).splitlines()[0]}"
     return routes, unavailable
 
@@ -393,7 +396,8 @@ def main() -> None:
             cells = []
             for q in ("full_scan", "selective"):
                 tr = r["traffic"].get(q)
-                cells.append(f"{r[q + '_s']:>12.3f}" + (f"{tr['requests']:>6} / {tr['bytes_out'] / 1e6:6.2f}" if tr else f"{'':>16}"))
+                moved = f"{tr['requests']:>6} / {tr['bytes_out'] / 1e6:6.2f}" if tr else f"{'':>16}"
+                cells.append(f"{r[q + '_s']:>12.3f}{moved}")
             print(f"{name:18}{r['ready_s']:>9.4f}" + "".join(cells))
         for name, why in unavailable.items():
             print(f"{name:18}unavailable: {why}")

