@@ -24,7 +24,7 @@ class ReadOnly(AbstractFileSystem):
         super().__init__(**kwargs)
         self.fs = fs
         self.protocol = protocol
-        self.root = root.rstrip("/")
+        self.roots = [root.rstrip("/")]  # a query over several buckets of one kind adds theirs
 
     def _inner(self, path: str) -> str:
         """The wrapped filesystem's path, refused when it leaves the bucket's root."""
@@ -33,15 +33,15 @@ class ReadOnly(AbstractFileSystem):
             if text.startswith(f"{protocol}://"):
                 text = text[len(protocol) + 3 :]
                 break
-        # remote roots have no leading slash, but fsspec may add one (memory://)
-        normal = (
-            posixpath.normpath("/" + text.lstrip("/"))
-            if self.root.startswith("/")
-            else posixpath.normpath(text.lstrip("/"))
-        )
-        if normal != self.root and not normal.startswith(self.root + "/"):
-            raise PermissionError(f"{path} is outside the bucket")
-        return normal
+        for root in self.roots:
+            # remote roots have no leading slash, but fsspec may add one (memory://)
+            if root.startswith("/"):
+                normal = posixpath.normpath("/" + text.lstrip("/"))
+            else:
+                normal = posixpath.normpath(text.lstrip("/"))
+            if normal == root or normal.startswith(root + "/"):
+                return normal
+        raise PermissionError(f"{path} is outside the bucket")
 
     def _strip_protocol(self, path: Any) -> str:
         return self._inner(path) if isinstance(path, str) else path

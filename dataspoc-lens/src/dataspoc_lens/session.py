@@ -9,8 +9,9 @@ DuckDB extension is ever downloaded. The connection is read-only by construction
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dataspoc_lens import execute, safety
 from dataspoc_lens.catalog import Catalog
@@ -80,6 +81,81 @@ def _cached(catalog: Catalog) -> dict[str, str]:
     return cache.local_files(catalog.bucket, catalog)
 
 
+@dataclass
+class Access:
+    """What a connection may read of one bucket, and how it names the bucket's files."""
+
+    path_of: Callable[[str], str]
+    directories: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+
+def _connect(extension_directory: str | None) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if extension_directory:
+        config["extension_directory"] = extension_directory
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar=false")
+    return con
+
+
+def _access(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    write_dir: Path | None,
+    cached: dict[str, str] | None,
+    registered: dict[str, Any],
+) -> Access:
+    """Register what DuckDB needs to read the bucket (read-only), and say what it may read.
+    `registered`: the read-only filesystems registered so far, by protocol."""
+    from dataspoc_lens.readonly_fs import LOCAL_PROTOCOL, ReadOnly
+
+    bucket = catalog.bucket
+    files = [f.path for t in catalog.tables for f in t.files]
+
+    def register(key: str, fs: Any, protocol: Any, root: str) -> None:
+        if key in registered:
+            registered[key].roots.append(root.rstrip("/"))
+        else:
+            registered[key] = ReadOnly(fs, protocol, root)
+            con.register_filesystem(registered[key])
+
+    if not bucket.is_local:
+        copies = cached or {}
+        if any(f not in copies for f in files):
+            register(bucket.scheme, bucket.fs, bucket.fs.protocol, bucket.root)
+
+        def remote_path(rel: str) -> str:
+            return copies.get(rel) or bucket.display(rel)
+
+        # fsspec may hand DuckDB the expanded paths with a leading slash (memory://)
+        return Access(
+            remote_path,
+            [bucket.display("") + "/", f"{bucket.scheme}:///{bucket.root.lstrip('/')}/"],
+            list(copies.values()),
+        )
+    if write_dir is not None:
+        # the bucket through the read-only layer, so that no path COPY may write reaches it
+        register(LOCAL_PROTOCOL, _local_fs(), LOCAL_PROTOCOL, bucket.root)
+        return Access(lambda rel: f"{LOCAL_PROTOCOL}://{bucket.full(rel)}", [f"{LOCAL_PROTOCOL}://{bucket.root}/"])
+    return Access(bucket.full, [], [bucket.full(f) for f in files])
+
+
+def _write_folder(catalogs: list[Catalog], write_dir: Path) -> str:
+    target = write_dir.resolve()
+    for catalog in catalogs:
+        bucket = catalog.bucket
+        if bucket.is_local and (Path(bucket.root) == target or target in Path(bucket.root).parents):
+            raise UsageError(
+                f"--write lets COPY write under {target}, which holds the bucket; name another folder with --write-dir"
+            )
+        if bucket.is_local and Path(bucket.root) in target.parents:
+            raise UsageError(f"--write-dir {target} is inside the bucket; name a folder outside it")
+    return str(target) + "/"
+
+
 def open_connection(
     catalog: Catalog,
     extension_directory: str | None = None,
@@ -90,56 +166,65 @@ def open_connection(
     """An in-memory DuckDB with a database per layer and a schema per namespace, no views yet,
     allowed to read the bucket's files and nothing else (and to write into `write_dir`); with
     how it names a bucket file."""
-    import duckdb
-
-    from dataspoc_lens.readonly_fs import LOCAL_PROTOCOL, ReadOnly
-
-    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    if extension_directory:
-        config["extension_directory"] = extension_directory
-    con = duckdb.connect(":memory:", config=config)
-    con.execute("SET enable_progress_bar=false")
-    bucket = catalog.bucket
-    files = [f.path for t in catalog.tables for f in t.files]
-    directories: list[str] = []
-    paths: list[str] = []
-    path_of: Callable[[str], str]
-    if not bucket.is_local:
-        remote = [f for f in files if f not in (cached or {})]
-        if remote:
-            con.register_filesystem(ReadOnly(bucket.fs, bucket.fs.protocol, bucket.root))
-        copies = cached or {}
-
-        def path_of(rel: str) -> str:
-            return copies.get(rel) or bucket.display(rel)
-
-        paths += list(copies.values())
-        # fsspec may hand DuckDB the expanded paths with a leading slash (memory://)
-        directories += [bucket.display("") + "/", f"{bucket.scheme}:///{bucket.root.lstrip('/')}/"]
-    elif write_dir is not None:
-        # the bucket through the read-only layer, so that no path COPY may write reaches it
-        con.register_filesystem(ReadOnly(_local_fs(), LOCAL_PROTOCOL, bucket.root))
-
-        def path_of(rel: str) -> str:
-            return f"{LOCAL_PROTOCOL}://{bucket.full(rel)}"
-
-        directories.append(f"{LOCAL_PROTOCOL}://{bucket.root}/")
-    else:
-        path_of = bucket.full
-        paths += [bucket.full(f) for f in files]
+    con = _connect(extension_directory)
+    access = _access(con, catalog, write_dir, cached, {})
     if write_dir is not None:
-        target = write_dir.resolve()
-        if bucket.is_local and (Path(bucket.root) == target or target in Path(bucket.root).parents):
-            raise UsageError(
-                f"--write lets COPY write under {target}, which holds the bucket; name another folder with --write-dir"
-            )
-        if bucket.is_local and Path(bucket.root) in target.parents:
-            raise UsageError(f"--write-dir {target} is inside the bucket; name a folder outside it")
-        directories.append(str(target) + "/")
+        access.directories.append(_write_folder([catalog], write_dir))
     create_schemas(con, catalog)
     if locked:
-        safety.lock(con, directories, paths)
-    return con, path_of
+        safety.lock(con, access.directories, access.paths)
+    return con, access.path_of
+
+
+class Several:
+    """A query over several buckets, each a database named after it: `finance.gold.revenue`
+    (a table name shared by two namespaces of one layer becomes `<namespace>_<name>`). Every
+    table is mounted up front; the same read-only rules hold."""
+
+    RESERVED: ClassVar[set[str]] = {"raw", "curated", "gold", "ml", "main", "memory", "system", "temp"}
+
+    def __init__(self, named: dict[str, Catalog], write_dir: Path | None = None):
+        from dataspoc_lens.views import mount_as
+
+        bad = sorted(set(named) & self.RESERVED)
+        if bad:
+            raise UsageError(
+                f"a bucket may not be named '{bad[0]}' in a query over several buckets; save it under another name"
+            )
+        self.write = write_dir is not None
+        self.con = _connect(None)
+        registered: dict[str, Any] = {}
+        directories: list[str] = []
+        paths: list[str] = []
+        for name, catalog in named.items():
+            access = _access(self.con, catalog, write_dir, _cached(catalog), registered)
+            directories += access.directories
+            paths += access.paths
+            mount_as(self.con, catalog, name, access.path_of)
+        if write_dir is not None:
+            directories.append(_write_folder(list(named.values()), write_dir))
+        safety.lock(self.con, directories, paths)
+
+    def prepare(self, sql: str | None) -> None:
+        if sql is not None:
+            safety.check(sql, self.write)
+
+    def run(self, sql: str, max_rows: int | None) -> tuple[pyarrow.Table | None, bool]:
+        self.prepare(sql)
+        return execute.run(self.con, sql, max_rows)
+
+    def stream(self, sql: str, max_rows: int | None) -> execute.Stream | None:
+        self.prepare(sql)
+        return execute.stream(self.con, sql, max_rows)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Several:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _local_fs() -> Any:

@@ -131,3 +131,27 @@ def mount(
         done.add(name)
         target = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
         con.execute(f"CREATE VIEW main.{ident(name)} AS SELECT * FROM {target}")
+
+
+def mount_as(con: duckdb.DuckDBPyConnection, catalog: Catalog, database: str, path_of: Callable[[str], str]) -> None:
+    """Mount every table of one bucket in its own database: `<database>.<layer>.<name>`, or
+    `<namespace>_<name>` for a name two namespaces of the layer share."""
+    import duckdb
+
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {ident(database)}")
+    counts: dict[tuple[str, str], int] = {}
+    for t in catalog.tables:
+        counts[(t.layer, t.name)] = counts.get((t.layer, t.name), 0) + 1
+    for layer in sorted({t.layer for t in catalog.tables}):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(database)}.{ident(layer)}")
+    for table in catalog.tables:
+        name = table.name if counts[(table.layer, table.name)] == 1 else f"{table.namespace}_{table.name}"
+        view = f"{ident(database)}.{ident(table.layer)}.{ident(name)}"
+        try:
+            con.execute(f"CREATE VIEW {view} AS {view_sql(table, catalog, path_of)}")
+        except duckdb.Error as exc:
+            problem = translate(exc)
+            if isinstance(problem, BucketUnreachable):
+                raise problem from exc
+            reason = _unreadable_reason(table, catalog, one_line(str(exc)))
+            con.execute(f"CREATE VIEW {view} AS {_unreadable_view_sql(table, reason)}")
