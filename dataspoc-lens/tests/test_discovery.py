@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataspoc_lens.errors import ExitCode
+from lake import Lake
 
 
 def write(root, rel, rows):
@@ -18,15 +19,14 @@ def write(root, rel, rows):
     pq.write_table(pa.table(rows), path)
 
 
-@pytest.fixture
-def legacy(tmp_path):
+@pytest.fixture(params=["local", "s3"])
+def legacy(request, tmp_path):
     """What dataspoc-pipe 0.2.0 left: a manifest keyed source/table, files by the layout."""
-    root = tmp_path / "lake"
-    write(
-        root, "raw/crm/public-orders/dt=2026-11-20/crm_public-orders_0001.parquet", {"id": [1, 2], "total": [1.5, 2.5]}
-    )
-    write(root, "raw/crm/public-orders/dt=2026-11-21/crm_public-orders_0001.parquet", {"id": [3], "total": [3.5]})
-    write(root, "raw/crm/users/dt=2026-11-21/crm_users_0001.parquet", {"id": [7], "email": ["a@b.c"]})
+    lake = Lake.local(tmp_path / "lake") if request.param == "local" else Lake.s3(request.getfixturevalue("s3_bucket"))
+    orders_020 = "raw/crm/public-orders/dt={}/crm_public-orders_0001.parquet"
+    lake.parquet(orders_020.format("2026-11-20"), pa.table({"id": [1, 2], "total": [1.5, 2.5]}))
+    lake.parquet(orders_020.format("2026-11-21"), pa.table({"id": [3], "total": [3.5]}))
+    lake.parquet("raw/crm/users/dt=2026-11-21/crm_users_0001.parquet", pa.table({"id": [7], "email": ["a@b.c"]}))
     manifest = {
         "version": "1.0",
         "updated_at": "2026-11-21T03:00:00+00:00",
@@ -39,13 +39,12 @@ def legacy(tmp_path):
             "crm/users": {"source": "crm", "table": "users", "stats": {"total_rows": 1}, "columns": {"id": "integer"}},
         },
     }
-    (root / ".dataspoc").mkdir()
-    (root / ".dataspoc" / "manifest.json").write_text(json.dumps(manifest))
-    return root
+    lake.put(".dataspoc/manifest.json", json.dumps(manifest).encode())
+    return lake.url
 
 
 def test_a_020_bucket_is_read_by_its_layout_and_the_files_win(lens, legacy):
-    catalog = lens("catalog", "--bucket", str(legacy), "--json")
+    catalog = lens("catalog", "--bucket", legacy, "--json")
     assert catalog.code == ExitCode.OK, catalog.stderr
     rows = {r["name"]: r for r in json.loads(catalog.stdout)}
     assert set(rows) == {"raw.crm.public_orders", "raw.crm.users"}
@@ -55,7 +54,7 @@ def test_a_020_bucket_is_read_by_its_layout_and_the_files_win(lens, legacy):
         "query",
         "SELECT dt::VARCHAR AS dt, sum(total) AS t FROM raw.crm.public_orders GROUP BY 1 ORDER BY 1",
         "--bucket",
-        str(legacy),
+        legacy,
         "--format",
         "csv",
     )
@@ -63,14 +62,16 @@ def test_a_020_bucket_is_read_by_its_layout_and_the_files_win(lens, legacy):
     assert query.stdout == "dt,t\n2026-11-20,4.0\n2026-11-21,3.5\n"
 
 
-def test_a_bucket_without_a_manifest_is_read_by_its_layout(lens, tmp_path):
-    root = tmp_path / "lake"
-    write(root, "raw/shop/orders/dt=2026-11-20/part-a.parquet", {"id": [1, 2]})
-    write(root, "raw/shop/orders/dt=2026-11-21/part-b.parquet", {"id": [3], "extra": ["x"]})
-    write(root, "gold/sales/revenue/part-c.parquet", {"day": [1], "total": [9.0]})
-    write(root, "ml/predictions/churn/part-d.parquet", {"customer_id": [1], "prediction": [0.5]})
-    write(root, "raw/shop/orders/.tmp/leftover.parquet", {"id": [999]})  # hidden: not the table's
-    result = lens("catalog", "--bucket", str(root), "--json")
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_bucket_without_a_manifest_is_read_by_its_layout(lens, tmp_path, where, request):
+    lake = Lake.local(tmp_path / "lake") if where == "local" else Lake.s3(request.getfixturevalue("s3_bucket"))
+    lake.parquet("raw/shop/orders/dt=2026-11-20/part-a.parquet", pa.table({"id": [1, 2]}))
+    lake.parquet("raw/shop/orders/dt=2026-11-21/part-b.parquet", pa.table({"id": [3], "extra": ["x"]}))
+    lake.parquet("gold/sales/revenue/part-c.parquet", pa.table({"day": [1], "total": [9.0]}))
+    lake.parquet("ml/predictions/churn/part-d.parquet", pa.table({"customer_id": [1], "prediction": [0.5]}))
+    lake.parquet("raw/shop/orders/.tmp/leftover.parquet", pa.table({"id": [999]}))  # hidden: not the table's
+    root = lake.url
+    result = lens("catalog", "--bucket", root, "--json")
     assert result.code == ExitCode.OK, result.stderr
     rows = {r["name"]: r["rows"] for r in json.loads(result.stdout)}
     assert rows == {"raw.shop.orders": 3, "gold.sales.revenue": 1, "ml.predictions.churn": 1}

@@ -23,6 +23,15 @@ def bucket(local_lake):
     return shop(local_lake).url
 
 
+@pytest.fixture(params=["local", "s3"])
+def any_bucket(request, tmp_path):
+    from lake import Lake
+
+    if request.param == "local":
+        return shop(Lake.local(tmp_path / "bucket")).url
+    return shop(Lake.s3(request.getfixturevalue("s3_bucket"))).url
+
+
 @pytest.mark.parametrize(
     "fmt, expected",
     [
@@ -32,8 +41,8 @@ def bucket(local_lake):
         ("markdown", "| order_id | amount |\n| --- | --- |\n| 1 | 10.5 |\n| 2 | 21.0 |\n"),
     ],
 )
-def test_text_formats(lens, bucket, fmt, expected):
-    result = lens("query", ORDERS, "--bucket", bucket, "--format", fmt)
+def test_text_formats(lens, any_bucket, fmt, expected):
+    result = lens("query", ORDERS, "--bucket", any_bucket, "--format", fmt)
     assert result.code == ExitCode.OK, result.stderr
     assert result.stdout == expected
 
@@ -44,7 +53,8 @@ def test_tsv_quotes_tabs_and_markdown_escapes_pipes(lens, bucket):
     assert "| a\tb | c\\|d |" in lens("query", sql, "--bucket", bucket, "--format", "markdown").stdout
 
 
-def test_output_file_takes_its_format_from_the_suffix(lens, bucket, tmp_path):
+def test_output_file_takes_its_format_from_the_suffix(lens, any_bucket, tmp_path):
+    bucket = any_bucket
     import pyarrow.parquet as pq
 
     result = lens("query", ORDERS, "--bucket", bucket, "--output", "out.parquet")
