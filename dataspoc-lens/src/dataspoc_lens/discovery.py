@@ -74,14 +74,17 @@ def table_at(bucket: Bucket, layer: str, namespace: str, folder: str, writer: st
 
     prefix = f"{layer}/{namespace}/{folder}"
     root = bucket.full(prefix)
-    try:
-        found = sorted(str(p) for p in bucket.fs.find(root) if str(p).endswith(".parquet"))
+    try:  # one listing gives every file's size and time: no request per file for them
+        found = {str(p): info for p, info in bucket.fs.find(root, detail=True).items() if str(p).endswith(".parquet")}
     except FileNotFoundError:
         return None
-    base = bucket.full("").rstrip("/")
-    start = base.lstrip("/") + "/"
-    rels = [p.lstrip("/")[len(start) :] if p.lstrip("/").startswith(start) else p for p in found]
-    rels = [r for r in rels if not any(part.startswith((".", "_")) for part in r.split("/"))]
+    start = bucket.full("").rstrip("/").lstrip("/") + "/"
+    infos = {}
+    for path, info in sorted(found.items()):
+        rel = path.lstrip("/")[len(start) :] if path.lstrip("/").startswith(start) else path
+        if not any(part.startswith((".", "_")) for part in rel.split("/")):
+            infos[rel] = info
+    rels = list(infos)
     if not rels:
         return None
     partitions: dict[tuple, dict[str, Any]] = {}
@@ -94,11 +97,10 @@ def table_at(bucket: Bucket, layer: str, namespace: str, folder: str, writer: st
             schemas.append(meta.schema.to_arrow_schema())
         values = dict(part.split("=", 1) for part in rel[len(prefix) + 1 :].split("/")[:-1] if "=" in part)
         keys = keys or list(values)
-        size = int(bucket.fs.size(bucket.full(rel)) or 0)
-        try:
-            newest = max(newest, _mtime(bucket.fs.modified(bucket.full(rel))))
-        except (NotImplementedError, OSError, ValueError):
-            pass
+        size = int(infos[rel].get("size") or 0)
+        stamp = infos[rel].get("mtime") or infos[rel].get("LastModified") or infos[rel].get("last_modified")
+        if stamp is not None:
+            newest = max(newest, _mtime(stamp))
         part = partitions.setdefault(
             tuple(sorted(values.items())), {"values": values, "files": [], "rows": 0, "bytes": 0}
         )

@@ -24,7 +24,34 @@ if TYPE_CHECKING:
     import pyarrow
 
 
-class Session:
+class Queries:
+    """What `query`, the shell and `output.run` need of a connection: `con`, `prepare(sql)`
+    (refuse what a read-only query may not do, mount what it reads), run and stream."""
+
+    con: duckdb.DuckDBPyConnection
+
+    def prepare(self, sql: str | None) -> None:
+        raise NotImplementedError
+
+    def run(self, sql: str, max_rows: int | None) -> tuple[pyarrow.Table | None, bool]:
+        self.prepare(sql)
+        return execute.run(self.con, sql, max_rows)
+
+    def stream(self, sql: str, max_rows: int | None) -> execute.Stream | None:
+        self.prepare(sql)
+        return execute.stream(self.con, sql, max_rows)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Queries:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Session(Queries):
     """`write_dir`: a local folder COPY may write into (`--write`); None: read-only."""
 
     def __init__(
@@ -53,23 +80,6 @@ class Session:
 
             used = {t.qualified for t in self.catalog.tables if t.qualified in self.mounted - before}
             cache.touch(self.catalog.bucket, used)
-
-    def run(self, sql: str, max_rows: int | None) -> tuple[pyarrow.Table | None, bool]:
-        self.prepare(sql)
-        return execute.run(self.con, sql, max_rows)
-
-    def stream(self, sql: str, max_rows: int | None) -> execute.Stream | None:
-        self.prepare(sql)
-        return execute.stream(self.con, sql, max_rows)
-
-    def close(self) -> None:
-        self.con.close()
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _cached(catalog: Catalog) -> dict[str, str]:
@@ -176,7 +186,7 @@ def open_connection(
     return con, access.path_of
 
 
-class Several:
+class Several(Queries):
     """A query over several buckets, each a database named after it: `finance.gold.revenue`
     (a table name shared by two namespaces of one layer becomes `<namespace>_<name>`). Every
     table is mounted up front; the same read-only rules hold."""
@@ -208,23 +218,6 @@ class Several:
     def prepare(self, sql: str | None) -> None:
         if sql is not None:
             safety.check(sql, self.write)
-
-    def run(self, sql: str, max_rows: int | None) -> tuple[pyarrow.Table | None, bool]:
-        self.prepare(sql)
-        return execute.run(self.con, sql, max_rows)
-
-    def stream(self, sql: str, max_rows: int | None) -> execute.Stream | None:
-        self.prepare(sql)
-        return execute.stream(self.con, sql, max_rows)
-
-    def close(self) -> None:
-        self.con.close()
-
-    def __enter__(self) -> Several:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _local_fs() -> Any:

@@ -95,6 +95,24 @@ def create_schemas(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(layer)}.{ident(namespace)}")
 
 
+def _create(
+    con: duckdb.DuckDBPyConnection, view: str, table: Table, catalog: Catalog, path_of: Callable[[str], str] | None
+) -> None:
+    """CREATE VIEW over the table's files. DuckDB binds a view when it is created, which reads
+    the files' footers: one unreadable table must not break queries on the others, so its view
+    raises instead."""
+    import duckdb
+
+    try:
+        con.execute(f"CREATE VIEW {view} AS {view_sql(table, catalog, path_of)}")
+    except duckdb.Error as exc:
+        problem = translate(exc)
+        if isinstance(problem, BucketUnreachable):
+            raise problem from exc
+        reason = _unreadable_reason(table, catalog, one_line(str(exc)))
+        con.execute(f"CREATE VIEW {view} AS {_unreadable_view_sql(table, reason)}")
+
+
 def mount(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
@@ -104,7 +122,6 @@ def mount(
 ) -> None:
     """Create the views: all of them, or only those `needed` names; skip, and add to `done`,
     the names mounted already (qualified names and bare aliases)."""
-    import duckdb
 
     done = set() if done is None else done
     layers = {t.layer for t in catalog.tables}
@@ -112,17 +129,7 @@ def mount(
         if (needed is not None and table.qualified not in needed.tables) or table.qualified in done:
             continue
         done.add(table.qualified)
-        view = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
-        try:
-            con.execute(f"CREATE VIEW {view} AS {view_sql(table, catalog, path_of)}")
-        except duckdb.Error as exc:
-            # DuckDB binds a view when it is created, which reads the files' footers. One
-            # unreadable table must not break queries on the others: its view raises instead.
-            problem = translate(exc)
-            if isinstance(problem, BucketUnreachable):
-                raise problem from exc
-            reason = _unreadable_reason(table, catalog, one_line(str(exc)))
-            con.execute(f"CREATE VIEW {view} AS {_unreadable_view_sql(table, reason)}")
+        _create(con, f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}", table, catalog, path_of)
     for name, table in catalog.aliases.items():
         if name in layers:
             continue  # `FROM raw` would be ambiguous with the database named raw
@@ -136,7 +143,6 @@ def mount(
 def mount_as(con: duckdb.DuckDBPyConnection, catalog: Catalog, database: str, path_of: Callable[[str], str]) -> None:
     """Mount every table of one bucket in its own database: `<database>.<layer>.<name>`, or
     `<namespace>_<name>` for a name two namespaces of the layer share."""
-    import duckdb
 
     con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {ident(database)}")
     counts: dict[tuple[str, str], int] = {}
@@ -146,12 +152,4 @@ def mount_as(con: duckdb.DuckDBPyConnection, catalog: Catalog, database: str, pa
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(database)}.{ident(layer)}")
     for table in catalog.tables:
         name = table.name if counts[(table.layer, table.name)] == 1 else f"{table.namespace}_{table.name}"
-        view = f"{ident(database)}.{ident(table.layer)}.{ident(name)}"
-        try:
-            con.execute(f"CREATE VIEW {view} AS {view_sql(table, catalog, path_of)}")
-        except duckdb.Error as exc:
-            problem = translate(exc)
-            if isinstance(problem, BucketUnreachable):
-                raise problem from exc
-            reason = _unreadable_reason(table, catalog, one_line(str(exc)))
-            con.execute(f"CREATE VIEW {view} AS {_unreadable_view_sql(table, reason)}")
+        _create(con, f"{ident(database)}.{ident(table.layer)}.{ident(name)}", table, catalog, path_of)

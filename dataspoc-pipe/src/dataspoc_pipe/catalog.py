@@ -141,8 +141,7 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
             if run.logged.mode == "overwrite_partitions" and key not in produced:
                 continue  # a partition this run did not write keeps its files
             for f in partitions.pop(key)["files"]:
-                gone = {k: f[k] for k in ("path", "rows", "bytes", "run_id") if k in f}
-                replaced.append({**gone, "partition": dict(key), "replaced_by": run_id, "replaced_at": stamp})
+                replaced.append(replaced_entry(f, dict(key), run_id, stamp))
                 known_paths.discard(f.get("path"))
     for f in run.logged.files:
         if f.path in known_paths:
@@ -200,6 +199,12 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
     if run.derived_from:
         entry["derived_from"] = run.derived_from
     return entry
+
+
+def replaced_entry(listed: dict[str, Any], partition: dict[str, str], run_id: str, stamp: str) -> dict[str, Any]:
+    """A file's entry in a table's `replaced` list, once `run_id` replaced it at `stamp`."""
+    kept: dict[str, Any] = {k: listed[k] for k in ("path", "rows", "bytes", "run_id") if k in listed}
+    return {**kept, "partition": partition, "replaced_by": run_id, "replaced_at": stamp}
 
 
 def set_quality(document: dict[str, Any], qualities: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -281,9 +281,7 @@ def evaluate(
                     f"{subject.location}: check {check.label()} looks up {check.to}, which has no data yet; "
                     "run the pipeline that fills it first"
                 )
-        sums = ", ".join(f"count(*) FILTER (WHERE f{i})" for i in range(len(row_checks)))
-        row = _row(con, f"SELECT {sums} FROM ({_flags_sql(row_checks)}) AS f", subject, row_checks)
-        counts = [int(v or 0) for v in row]
+        counts = _counts(con, subject, row_checks)
     by_check = dict(zip([id(c) for c in row_checks], counts))
     for check in checks:
         if isinstance(check, ROW_CHECKS):
@@ -322,31 +320,35 @@ def _count(con, sql: str, subject: Subject, what: str) -> int:
             counted += len(rows)
         return counted
     except duckdb.Error as exc:
-        message = str(exc).splitlines()[0]
-        raise SourceError(f"{subject.location}: {what} cannot run: {message}; fix the check's SQL") from None
+        from dataspoc_pipe.engine import failure
+
+        raise failure(exc, f"{subject.location}: {what} cannot run", "; fix the check's SQL") from None
 
 
 def _scalar(con, sql: str, subject: Subject, what: str):
-    return _row(con, sql, subject, what)[0]
+    from dataspoc_pipe.engine import execute
+
+    return execute(con, sql, f"{subject.location}: {what}").fetchall()[0][0]
 
 
-def _row(con, sql: str, subject: Subject, what) -> tuple:
+def _counts(con, subject: Subject, row_checks: list) -> list[int]:
+    """The rows each row check flags, in one scan; a check that cannot run is named."""
     import duckdb
 
+    from dataspoc_pipe.engine import failure
+
+    sums = ", ".join(f"count(*) FILTER (WHERE f{i})" for i in range(len(row_checks)))
     try:
-        return con.execute(sql).fetchall()[0]
+        return [int(v or 0) for v in con.execute(f"SELECT {sums} FROM ({_flags_sql(row_checks)}) AS f").fetchall()[0]]
     except duckdb.Error as exc:
-        message = str(exc).splitlines()[0]
-        if isinstance(what, list):  # find the row check that fails alone
-            for check in what:
-                try:
-                    con.execute(f"SELECT count(*) FROM ({_flags_sql([check])}) AS f").fetchall()
-                except duckdb.Error as inner:
-                    what, message = f"check {check.label()}", str(inner).splitlines()[0]
-                    break
-            else:
-                what = "checks"
-        raise SourceError(f"{subject.location}: {what} cannot run: {message}; fix the check's columns or SQL") from None
+        culprit, cause = "checks", exc
+        for check in row_checks:  # find the check that fails alone
+            try:
+                con.execute(f"SELECT count(*) FROM ({_flags_sql([check])}) AS f").fetchall()
+            except duckdb.Error as inner:
+                culprit, cause = f"check {check.label()}", inner
+                break
+        raise failure(cause, f"{subject.location}: {culprit} cannot run", "; fix the check's columns") from None
 
 
 def _row_result(subject: Subject, check, total: int, failing: int) -> CheckResult:

@@ -155,17 +155,17 @@ def _replace(document: dict[str, Any], location: str, written: list, run_id: str
     for values, paths, out, newest in written:
         part = next((p for p in entry.get("partitions", []) if p.get("values") == values), None)
         listed = {f.get("path") for f in part["files"]} if part else set()
-        if not set(paths) <= listed:
+        merged = set(paths)
+        if not merged <= listed:
             raise StorageError(
                 f"{location} partition {_show(values)} changed while compact ran (a run replaced its files); "
                 "nothing was changed: run compact again"
             )
         assert part is not None
-        kept = [f for f in part["files"] if f.get("path") not in set(paths)]
-        for f in part["files"]:
-            if f.get("path") in set(paths):
-                gone = {k: f[k] for k in ("path", "rows", "bytes", "run_id") if k in f}
-                replaced.append({**gone, "partition": dict(values), "replaced_by": run_id, "replaced_at": stamp})
+        kept = [f for f in part["files"] if f.get("path") not in merged]
+        replaced += [
+            catalog.replaced_entry(f, dict(values), run_id, stamp) for f in part["files"] if f.get("path") in merged
+        ]
         part["files"] = kept + [{"path": w.rel_path, "rows": w.rows, "bytes": w.bytes, "run_id": newest} for w in out]
         part["rows"] = sum(f["rows"] for f in part["files"])
         part["bytes"] = sum(f["bytes"] for f in part["files"])

@@ -15,7 +15,6 @@ incremental statement.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, model_validator
@@ -161,7 +160,3 @@ def queries(spec: CuratedTable) -> list[tuple[str, str]]:
         sql = f"SELECT * EXCLUDE ({ident(FILE_COLUMN)}, file_row_number) FROM ({sql}) AS s"
         out.append(("dedupe", sql))
     return out
-
-
-def uses(sql: str, view: str) -> bool:
-    return re.search(rf"\b{view}\b", sql, re.I) is not None

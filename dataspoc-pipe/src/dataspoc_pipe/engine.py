@@ -94,30 +94,34 @@ def files_view(
     execute(con, f"CREATE OR REPLACE VIEW {ident(name)} AS {view}", name)
 
 
-def execute(con: duckdb.DuckDBPyConnection, sql: str, what: str, params: list | None = None):
-    """Run SQL for Pipe itself; a storage problem is a StorageError (exit 3, a retry may help),
-    anything else a SourceError naming `what`."""
+def failure(exc: Exception, what: str, hint: str = "") -> Exception:
+    """A DuckDB error as Pipe reports it: a storage problem is a StorageError (exit 3, a retry
+    may help), anything else a SourceError naming `what`."""
     import duckdb
 
     from dataspoc_pipe.errors import SourceError, StorageError
+
+    message = str(exc).splitlines()[0]
+    if isinstance(exc, (duckdb.IOException, duckdb.HTTPException)):
+        return StorageError(f"{what}: cannot read its files: {message}")
+    return SourceError(f"{what}: {message}{hint}")
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, what: str, params: list | None = None):
+    """Run SQL for Pipe itself, its errors as failure() reports them."""
+    import duckdb
 
     try:
         return con.execute(sql, params) if params is not None else con.execute(sql)
-    except (duckdb.IOException, duckdb.HTTPException) as exc:
-        raise StorageError(f"{what}: cannot read its files: {str(exc).splitlines()[0]}") from None
     except duckdb.Error as exc:
-        raise SourceError(f"{what}: {str(exc).splitlines()[0]}") from None
+        raise failure(exc, what) from None
 
 
 def batches(con: duckdb.DuckDBPyConnection, sql: str, what: str, rows: int = 256_000):
-    """A query's result as Arrow record batches, streamed; errors as execute() reports them."""
+    """A query's result as Arrow record batches, streamed; errors as failure() reports them."""
     import duckdb
-
-    from dataspoc_pipe.errors import SourceError, StorageError
 
     try:
         yield from con.sql(sql).to_arrow_reader(rows)
-    except (duckdb.IOException, duckdb.HTTPException) as exc:
-        raise StorageError(f"{what}: cannot read its files: {str(exc).splitlines()[0]}") from None
     except duckdb.Error as exc:
-        raise SourceError(f"{what}: {str(exc).splitlines()[0]}") from None
+        raise failure(exc, what) from None

@@ -149,8 +149,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                     not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged
                 ):
                     return publish.no_new_data(bucket, name, clock, previous)
-                staged = _before_commit(bucket, pipeline, staged, clock, staging)
-                extras = _checked(bucket, name, pipeline, staged, clock, staging)
+                staged, extras = _before_commit(bucket, name, pipeline, staged, clock, staging)
                 extras.singer = tap_state
                 return publish.commit(bucket, name, clock, staged, previous, extras)
         try:
@@ -161,8 +160,7 @@ def _run(bucket, name, pipeline, project_dir, progress, options, clock) -> RunLo
                 staged = [stage(stream, namespace, staging, clock, progress, layout) for stream in work]
                 if all(not t.files and t.bookmark == before.get(t.name, StreamBookmark()) for t in staged):
                     return publish.no_new_data(bucket, name, clock, previous)  # a database with no new rows
-                staged = _before_commit(bucket, pipeline, staged, clock, staging)
-                extras = _checked(bucket, name, pipeline, staged, clock, staging)
+                staged, extras = _before_commit(bucket, name, pipeline, staged, clock, staging)
                 return publish.commit(bucket, name, clock, staged, previous, extras)
         finally:
             for stream in opened:
@@ -234,9 +232,12 @@ def stage(
     )
 
 
-def _before_commit(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path) -> list:
+def _before_commit(
+    bucket: Bucket, name: str, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path
+) -> tuple[list, publish.Extras]:
     """Check each table's new columns against its current ones (evolution.py); in merge mode,
-    each table with new rows becomes the merge of its rows and the new ones."""
+    each table with new rows becomes the merge of its rows and the new ones; then the raw
+    tables' checks (gate.py) stop the run or quarantine failing rows. One manifest read."""
     from dataspoc_pipe import evolution
 
     manifest = catalog.load(bucket)
@@ -249,30 +250,23 @@ def _before_commit(bucket: Bucket, pipeline: Pipeline, staged: list, clock: publ
             location = evolution.place(manifest, table.location, table.schema, pipeline.on_schema_change, to_text)
             if location != table.location:  # a new version of the table (new_table)
                 _rename(table, location.rsplit("/", 1)[1])
-    if pipeline.mode != "merge":
-        return staged
-    from dataspoc_pipe import merge
+    if pipeline.mode == "merge":
+        from dataspoc_pipe import merge
 
-    settings = pipeline.merge or config.MergeSettings()
-    return [
-        merge.merged(bucket, t, manifest.find(t.location), settings.key, settings.order_by, clock.run_id, staging)
-        if t.files
-        else t
-        for t in staged
-    ]
-
-
-def _checked(
-    bucket: Bucket, name: str, pipeline: Pipeline, staged: list, clock: publish.Clock, staging: Path
-) -> publish.Extras:
-    """Run the raw tables' checks (gate.py): stop the run, or quarantine failing rows."""
+        settings = pipeline.merge or config.MergeSettings()
+        staged = [
+            merge.merged(bucket, t, manifest.find(t.location), settings.key, settings.order_by, clock.run_id, staging)
+            if t.files
+            else t
+            for t in staged
+        ]
     if not pipeline.checks:
-        return publish.Extras()
+        return staged, publish.Extras()
     from dataspoc_pipe import gate
 
     verdict = gate.judge(
         bucket,
-        catalog.load(bucket),
+        manifest,
         staged,
         lambda table: pipeline.checks.get(table.stream or table.name, []),  # a new_table version: its stream's
         pipeline.on_check_failure,
@@ -280,7 +274,7 @@ def _checked(
         staging,
         name,
     )
-    return publish.Extras(checks=verdict.results or None, quarantined=verdict.quarantined)
+    return staged, publish.Extras(checks=verdict.results or None, quarantined=verdict.quarantined)
 
 
 def _is_text(kind: object) -> bool:

@@ -196,14 +196,10 @@ def stage(bucket: Bucket, w: Work, clock: publish.Clock, staging: Path) -> publi
 def _batches(reader, origin: str):
     import duckdb
 
-    from dataspoc_pipe.errors import StorageError
-
     try:
         yield from reader
-    except (duckdb.IOException, duckdb.HTTPException) as exc:
-        raise StorageError(f"{origin}: cannot read the raw files: {str(exc).splitlines()[0]}") from None
     except duckdb.Error as exc:
-        raise SourceError(f"{origin}: {str(exc).splitlines()[0]}") from None
+        raise engine.failure(exc, origin) from None
 
 
 def _layout(names: list[str], column: str | None, mode: WriteMode, origin: str) -> Layout:
