@@ -384,3 +384,21 @@ def test_a_listed_file_that_is_gone_is_a_storage_error(pipe, tmp_path):
     assert (
         result.code == ExitCode.STORAGE and "Traceback" not in result.stderr and "internal error" not in result.stderr
     )
+
+
+def test_score_matches_the_contract_cases():
+    """contract/conformance/score.json: the score formula of contract/QUALITY.md, which Lens's
+    `test` computes with its own code against the same cases."""
+    import json
+    from pathlib import Path
+
+    from dataspoc_pipe.checks import score
+    from dataspoc_pipe.contract.models import CheckResult
+
+    cases = json.loads((Path(__file__).resolve().parents[2] / "contract" / "conformance" / "score.json").read_text())
+    for case in cases["cases"]:
+        results = [
+            CheckResult(location="raw/shop/orders", check="not_null", name=f"c{i}", **outcome)
+            for i, outcome in enumerate(case["checks"])
+        ]
+        assert score(results) == case["score"], case["id"]

@@ -53,6 +53,18 @@ def test_bad_names_are_refused(pipe, name):
     assert_one_line_error(result, ExitCode.USAGE, name, "lowercase")
 
 
+def test_lens_is_reserved_as_a_pipeline_name(pipe, tmp_path):
+    """.dataspoc/logs/lens/ holds dataspoc-lens's gold model runs (contract 1.3)."""
+    pipe("init")
+    result = pipe("add", "lens", "--path", "x.csv", "--source", "shop")
+    assert_one_line_error(result, ExitCode.USAGE, "'lens'", ".dataspoc/logs/lens/")
+    project = tmp_path / "dataspoc-pipe.yaml"
+    project.write_text(project.read_text() + "pipelines:\n  lens:\n    source: {kind: csv, path: x.csv}\n    target: {namespace: shop}\n")
+    result = pipe("run", "lens")
+    assert result.code == ExitCode.USAGE, result.stderr
+    assert "'lens' may not name a pipeline" in result.stderr
+
+
 def test_bad_source_name_is_refused(pipe):
     pipe("init")
     result = pipe("add", "orders", "--path", "x.csv", "--namespace", "My Shop")

@@ -93,6 +93,13 @@ class Project(Strict):
             raise ValueError(str(exc).removeprefix("keep_logs ")) from None
         return value
 
+    @field_validator("pipelines")
+    @classmethod
+    def _not_reserved(cls, value: dict) -> dict:
+        if RESERVED_PIPELINE in value:
+            raise ValueError(f"'{RESERVED_PIPELINE}' may not name a pipeline: {LENS_LOGS} holds dataspoc-lens's run logs")
+        return value
+
     @model_validator(mode="after")
     def _one_writer_per_table(self):
         """Two pipelines filling one table would each take the other's files for a crashed
@@ -113,12 +120,18 @@ class Project(Strict):
     legacy: Annotated[bool, Field(exclude=True)] = False  # read from dataspoc-pipe 0.2.0 pipeline files (legacy.py)
 
 
+RESERVED_PIPELINE = "lens"  # .dataspoc/logs/lens/ holds Lens's gold model runs (contract 1.3)
+LENS_LOGS = ".dataspoc/logs/lens/"
+
+
 def check_name(value: str, what: str) -> str:
     if not re.fullmatch(NAME_PATTERN, value):
         raise InvalidName(
             f"{what} '{value}' is not a valid name: use a lowercase letter, then lowercase "
             "letters, digits or underscores (at most 63 characters)"
         )
+    if what == "pipeline name" and value == RESERVED_PIPELINE:
+        raise InvalidName(f"'{value}' may not name a pipeline: {LENS_LOGS} holds dataspoc-lens's run logs; pick another")
     return value
 
 

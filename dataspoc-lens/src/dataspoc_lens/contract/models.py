@@ -75,6 +75,16 @@ class SchemaVersion(Doc):
     columns: list[Column]
 
 
+class CheckOutcome(Doc):
+    name: Annotated[str, Field(min_length=1)]
+    check: Annotated[str, Field(min_length=1)]
+    severity: Literal["warn", "error"]
+    status: Literal["pass", "fail"]
+    checked_rows: Count | None = None
+    failing_rows: Count | None = None
+    message: str | None = None
+
+
 class Quality(Doc):
     score: Annotated[float, Field(ge=0, le=100)]
     run_id: RunId
@@ -83,6 +93,22 @@ class Quality(Doc):
     failed: Count
     errors: Count | None = None
     warnings: Count | None = None
+    results: list[CheckOutcome] | None = None  # 1.3: each check's outcome (dataspoc-lens test)
+
+
+class Upstream(Doc):
+    location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
+    last_run_id: RunId
+
+
+class TransformInfo(Doc):
+    """1.3: how dataspoc-lens computed a gold table (lineage)."""
+
+    model: Annotated[str, Field(min_length=1)]
+    sql_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+    materialized: Literal["table", "incremental"]
+    unique_key: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    upstream: list[Upstream]
 
 
 class Table(Doc):
@@ -104,6 +130,7 @@ class Table(Doc):
     primary_key: list[str] | None = None  # 1.1
     quality: Quality | None = None  # 1.2: the last checks (dataspoc-pipe)
     derived_from: list[str] | None = None  # 1.2: lineage
+    transform: TransformInfo | None = None  # 1.3: gold tables written by dataspoc-lens
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -169,7 +196,31 @@ class Metrics(Versioned):
     trained_at: AwareDatetime
 
 
-MODELS: dict[str, type[Versioned]] = {"manifest": Manifest, "features": Features, "metrics": Metrics}
+class ModelRun(Versioned):
+    """1.3: one run of one gold model: .dataspoc/logs/lens/<domain>.<name>/<run-id>.json."""
+
+    run_id: RunId
+    model: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}\.[a-z][a-z0-9_]{0,62}$")]
+    table: Annotated[str, Field(pattern=r"^gold/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}$")]
+    tool: Annotated[str, Field(pattern=r"^dataspoc-lens/[0-9A-Za-z.+-]+$")]
+    status: Literal["success", "unchanged", "failed", "skipped"]
+    mode: Literal["full", "partitions", "merge", "none"]
+    started_at: AwareDatetime
+    finished_at: AwareDatetime
+    rows_written: Count
+    files_written: Count
+    partitions_rebuilt: list[dict[str, str]] | None = None
+    upstream: list[Upstream] | None = None
+    sql_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    error: str | None
+
+
+MODELS: dict[str, type[Versioned]] = {
+    "manifest": Manifest,
+    "features": Features,
+    "metrics": Metrics,
+    "model-run": ModelRun,
+}
 
 
 def parse(kind: str, document: Any, where: str):

@@ -81,6 +81,21 @@ class SchemaVersion(Doc):
     columns: list[Column]
 
 
+class Upstream(Doc):
+    location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
+    last_run_id: RunId
+
+
+class TransformInfo(Doc):
+    """1.3: how dataspoc-lens computed a gold table (lineage)."""
+
+    model: Annotated[str, Field(min_length=1)]
+    sql_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+    materialized: Literal["table", "incremental"]
+    unique_key: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    upstream: list[Upstream]
+
+
 class Table(Doc):
     layer: Layer
     namespace: Name
@@ -97,6 +112,7 @@ class Table(Doc):
     last_run_at: AwareDatetime
     writer: Annotated[str, Field(pattern=WRITER_PATTERN)]
     description: str | None = None
+    transform: TransformInfo | None = None  # 1.3: gold tables written by dataspoc-lens
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")
