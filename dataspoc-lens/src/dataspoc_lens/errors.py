@@ -86,3 +86,19 @@ class UnreadableTable(LensError):
 
 class ReadOnlyRefused(UsageError):
     """A query tried to write, or to read outside the bucket: Lens is read-only."""
+
+
+class ProjectError(UsageError):
+    """The transforms folder is wrong: a bad model file, header, name, cycle or selection."""
+
+
+class ModelFailed(LensError):
+    """A gold model failed to build; its old version stays."""
+
+
+class ChecksFailed(LensError):
+    """A check of severity error failed on a gold table."""
+
+
+class UnknownColumn(UsageError):
+    """A column named on the command line (`inspect --key`) that the table does not have."""

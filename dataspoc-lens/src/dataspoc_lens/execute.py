@@ -25,8 +25,8 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int | None) -> tuple
         if relation is None:
             return None, False
         if max_rows is None:
-            return _arrow(relation), False
-        result = _arrow(relation.limit(max_rows + 1))
+            return arrow(relation), False
+        result = arrow(relation.limit(max_rows + 1))
     except duckdb.Error as exc:
         raise translate(exc) from exc
     if result.num_rows > max_rows:
@@ -90,19 +90,19 @@ def stream(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int | None) -> St
             return None
         if max_rows is not None:
             relation = relation.limit(max_rows + 1)
-        reader = _batch_reader(relation)
+        reader = batch_reader(relation)
         return Stream(list(reader.schema.names), reader, max_rows)
     except duckdb.Error as exc:
         raise translate(exc) from exc
 
 
-def _batch_reader(relation: Any) -> pyarrow.RecordBatchReader:
+def batch_reader(relation: Any) -> pyarrow.RecordBatchReader:
     # DuckDB 2.0 has to_arrow_reader(); older releases call it fetch_record_batch().
     method = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
     return method(BATCH_ROWS)
 
 
-def _arrow(relation: Any) -> pyarrow.Table:
+def arrow(relation: Any) -> pyarrow.Table:
     # DuckDB 2.0 has to_arrow_table(); older releases call it arrow().
     method = getattr(relation, "to_arrow_table", None) or relation.arrow
     return method()

@@ -25,7 +25,22 @@ class Needed:
 
 
 # A name as DuckDB's get_table_names reports it: up to three plain identifiers, maybe `AS alias`.
-REFERENCE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,2})(?: AS .*)?$", re.S)
+# Each part plain or double-quoted (DuckDB quotes names that are also keywords: "second").
+IDENTIFIER = r'(?:[A-Za-z_][A-Za-z0-9_]*|"(?:[^"]|"")+")'
+REFERENCE = re.compile(rf"^({IDENTIFIER}(?:\.{IDENTIFIER}){{0,2}})(?: AS .*)?$", re.S)
+PART = re.compile(IDENTIFIER)
+
+
+def name_parts(entry: str) -> list[str] | None:
+    """`gold.ops."second" AS s` -> ['gold', 'ops', 'second'] (lowercase); None when it is not a
+    plain reference of up to three parts."""
+    match = REFERENCE.match(entry.strip())
+    if not match:
+        return None
+    parts = PART.findall(match.group(1))
+    return [p[1:-1].replace('""', '"').lower() if p.startswith('"') else p.lower() for p in parts]
+
+
 # Statement kinds whose table references get_table_names reports in full.
 PLAIN_STATEMENTS = ("SELECT", "EXPLAIN")
 # Words that read the catalog itself or name tables inside strings: mount everything for them.
@@ -56,7 +71,7 @@ def referenced(con: duckdb.DuckDBPyConnection, catalog: Catalog, sql: str) -> Ne
         for statement in statements:
             if getattr(statement.type, "name", "") not in PLAIN_STATEMENTS:
                 return None
-            found, local = _table_names(con, statement.query)
+            found, local = table_names(con, statement.query)
             names |= found
             ctes |= local
     except Exception:  # noqa: BLE001 - any failure means "uncertain"; the real run reports it
@@ -66,23 +81,23 @@ def referenced(con: duckdb.DuckDBPyConnection, catalog: Catalog, sql: str) -> Ne
     aliases = {name: table for name, table in catalog.aliases.items() if name not in layers}
     needed = Needed()
     for entry in names:
-        match = REFERENCE.match(entry.strip())
-        if not match:
+        found_parts = name_parts(entry)
+        if found_parts is None:
             return None
-        parts = match.group(1).lower().split(".")
+        parts = found_parts
         if len(parts) == 3 and ".".join(parts) in by_name:
             needed.tables.add(".".join(parts))
         elif parts[-1] in aliases and parts[:-1] in ([], ["main"], ["memory", "main"]):
             needed.aliases.add(parts[-1])
             needed.tables.add(aliases[parts[-1]].qualified)
-        elif entry in ctes:
+        elif entry in ctes or ".".join(parts) in ctes:
             continue
         else:
             return None  # a table we do not know, e.g. a typo: let the full catalog answer
     return needed
 
 
-def _table_names(con: duckdb.DuckDBPyConnection, statement: str) -> tuple[set[str], set[str]]:
+def table_names(con: duckdb.DuckDBPyConnection, statement: str) -> tuple[set[str], set[str]]:
     """The tables one statement names, from DuckDB's parser, and the CTE names it defines.
 
     get_table_names also binds the statement against placeholder tables, which fails for some

@@ -96,6 +96,16 @@ class Quality(Doc):
     results: list[CheckOutcome] | None = None  # 1.3: each check's outcome (dataspoc-lens test)
 
 
+class ReplacedFile(Doc):
+    path: Annotated[str, Field(pattern=FILE_PATTERN)]
+    rows: Count
+    bytes: Count
+    run_id: RunId | None = None
+    partition: dict[str, str] | None = None
+    replaced_by: RunId
+    replaced_at: AwareDatetime
+
+
 class Upstream(Doc):
     location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
     last_run_id: RunId
@@ -131,6 +141,7 @@ class Table(Doc):
     quality: Quality | None = None  # 1.2: the last checks (dataspoc-pipe)
     derived_from: list[str] | None = None  # 1.2: lineage
     transform: TransformInfo | None = None  # 1.3: gold tables written by dataspoc-lens
+    replaced: list[ReplacedFile] | None = None  # 1.1: files a later run replaced, until vacuum
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")
