@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The five-minute tour, run for real: CSV -> raw Parquet (pipe) -> SQL (lens) -> model and
-# predictions (ml, called by lens) -> SQL over the predictions (lens). Local bucket: demo/bucket.
+# predictions (ml, called by lens) -> SQL over the predictions -> gold tables and their tests
+# (lens). Local bucket: demo/bucket.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export PATH="$root/dataspoc-pipe/.venv/bin:$root/dataspoc-lens/.venv/bin:$root/dataspoc-ml/.venv/bin:$PATH"
@@ -39,5 +40,35 @@ dataspoc-lens query "
          round(avg(probability), 3) AS avg_churn_probability,
          sum(CASE WHEN prediction THEN 1 ELSE 0 END) AS predicted_to_churn
   FROM ml.predictions.churn GROUP BY plan ORDER BY avg_churn_probability DESC"
+
+step "dataspoc-lens transform: gold tables from SQL files, in dependency order, then their tests"
+mkdir -p transforms/sales
+cat > transforms/sales/daily_revenue.sql <<'SQL'
+/* ---
+tests:
+  - {check: not_null, columns: [day]}
+  - {check: range, column: revenue, min: 0}
+--- */
+SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders, round(sum(amount), 2) AS revenue
+FROM raw.shop.orders WHERE status = 'paid' GROUP BY 1
+SQL
+cat > transforms/sales/customer_value.sql <<'SQL'
+/* ---
+tests:
+  - {check: unique, columns: [customer_id]}
+  - {check: range, column: churn_probability, min: 0, max: 1}
+--- */
+SELECT p.customer_id, p.plan, p.probability AS churn_probability, coalesce(sum(o.amount), 0) AS spent
+FROM ml.predictions.churn p LEFT JOIN raw.shop.orders o USING (customer_id)
+GROUP BY ALL
+SQL
+dataspoc-lens transform list
+dataspoc-lens transform run
+dataspoc-lens transform run   # nothing changed upstream: every model is left as it is
+dataspoc-lens test
+dataspoc-lens query "
+  SELECT plan, count(*) AS customers_at_risk, round(sum(spent), 2) AS revenue_at_risk
+  FROM gold.sales.customer_value WHERE churn_probability > 0.5
+  GROUP BY plan ORDER BY revenue_at_risk DESC"
 
 step "done: the bucket is at $work/bucket"

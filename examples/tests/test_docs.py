@@ -135,6 +135,7 @@ def test_the_readme_tour_runs_as_pasted_and_leaves_only_ignored_files(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "revenue" in (root / "tour" / "revenue.csv").read_text().splitlines()[0]
+    assert (root / "tour" / "bucket" / "gold" / "sales" / "churn_by_plan").is_dir()
 
     written = [
         str(p.relative_to(root))

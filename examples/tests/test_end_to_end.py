@@ -103,4 +103,7 @@ def test_demo_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "predicted_to_churn" in proc.stdout
+    assert "revenue_at_risk" in proc.stdout
+    assert "gold.sales.customer_value score 100" in proc.stdout
+    assert "2 models: 2 unchanged" in proc.stderr
     assert "no new data" in proc.stderr
