@@ -2,8 +2,9 @@
 
 raw.shop.orders (partitioned by dt), curated.crm.customers and ml.predictions.churn, written the
 contract's way (lake.py); the models: sales.daily_revenue (incremental by dt, over raw orders),
-sales.customers (curated customers with their churn predictions) and sales.customer_value
-(over the two). `arrive` adds a file to a table as a later Pipe run would.
+sales.customers (curated customers with their churn predictions), sales.overview (over those
+two) and sales.customer_value (customers and raw orders). `arrive` adds a file to a table as a
+later Pipe run would.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ FROM curated.crm.customers AS c LEFT JOIN ml.predictions.churn AS p USING (custo
 CUSTOMER_VALUE = """SELECT c.customer_id, c.country, c.churn, coalesce(sum(o.amount), 0) AS spent
 FROM gold.sales.customers AS c LEFT JOIN raw.shop.orders AS o USING (customer_id)
 GROUP BY ALL
+"""
+
+OVERVIEW = """SELECT d.dt, d.orders, d.revenue,
+       (SELECT count(*) FROM gold.sales.customers) AS customers,
+       round(d.revenue / (SELECT count(*) FROM gold.sales.customers), 2) AS revenue_per_customer
+FROM gold.sales.daily_revenue AS d
 """
 
 CUSTOMER_VALUE_TESTS = """tests:
@@ -94,6 +101,7 @@ def project(root: Path) -> Path:
     (sales / "customers.sql").write_text(CUSTOMERS)
     (sales / "customer_value.sql").write_text(CUSTOMER_VALUE)
     (sales / "customer_value.yml").write_text(CUSTOMER_VALUE_TESTS)
+    (sales / "overview.sql").write_text(OVERVIEW)
     return root / "transforms"
 
 

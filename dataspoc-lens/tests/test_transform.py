@@ -46,6 +46,10 @@ def expected(lake, sql: str) -> list[dict[str, str]]:
 
 
 REVENUE = "SELECT dt, count(*) AS orders, sum(amount) AS revenue FROM orders GROUP BY dt ORDER BY dt"
+OVERVIEW = (
+    "SELECT dt, count(*) AS orders, sum(amount) AS revenue, (SELECT count(*) FROM customers) AS customers, "
+    "round(sum(amount) / (SELECT count(*) FROM customers), 2) AS revenue_per_customer FROM orders GROUP BY dt ORDER BY dt"
+)
 VALUE = (
     "SELECT c.customer_id, c.country, p.churn, coalesce(sum(o.amount), 0) AS spent FROM customers c "
     "LEFT JOIN churn p USING (customer_id) LEFT JOIN orders o USING (customer_id) GROUP BY ALL ORDER BY 1"
@@ -58,9 +62,11 @@ def test_three_models_run_in_order_and_rerun_only_what_changed(lens, lake, tmp_p
     assert listed.code == ExitCode.OK, listed.stderr
     order = [m["model"] for m in json.loads(listed.stdout)]
     assert order.index("sales.customers") < order.index("sales.customer_value")
+    assert max(order.index("sales.customers"), order.index("sales.daily_revenue")) < order.index("sales.overview")
     assert {m["model"]: sorted(m["reads"]) for m in json.loads(listed.stdout)} == {
         "sales.daily_revenue": ["raw.shop.orders"],
         "sales.customers": ["curated.crm.customers", "ml.predictions.churn"],
+        "sales.overview": ["gold.sales.customers", "gold.sales.daily_revenue"],
         "sales.customer_value": ["gold.sales.customers", "raw.shop.orders"],
     }
 
@@ -69,6 +75,7 @@ def test_three_models_run_in_order_and_rerun_only_what_changed(lens, lake, tmp_p
     assert {o["model"]: o["status"] for o in json.loads(first.stdout)} == dict.fromkeys(order, "success")
     assert rows(lens, lake, "SELECT * FROM gold.sales.daily_revenue ORDER BY dt") == expected(lake, REVENUE)
     assert rows(lens, lake, "SELECT * FROM gold.sales.customer_value ORDER BY 1") == expected(lake, VALUE)
+    assert rows(lens, lake, "SELECT * FROM gold.sales.overview ORDER BY dt") == expected(lake, OVERVIEW)
     revenue_files = gp.files(lake, "gold/sales/daily_revenue")
     assert [f.split("/")[3] for f in revenue_files] == ["dt=2026-11-20", "dt=2026-11-21"]
 
@@ -105,6 +112,7 @@ def test_three_models_run_in_order_and_rerun_only_what_changed(lens, lake, tmp_p
     assert outcomes["sales.daily_revenue"]["partitions"] == [{"dt": "2026-11-21"}, {"dt": "2026-11-22"}]
     assert outcomes["sales.customers"]["status"] == "unchanged"
     assert outcomes["sales.customer_value"]["mode"] == "full"
+    assert outcomes["sales.overview"]["mode"] == "full"
     now_files = gp.files(lake, "gold/sales/daily_revenue")
     assert now_files[0] == revenue_files[0], "the unchanged partition keeps its file"
     assert now_files[1] != revenue_files[1] and "dt=2026-11-21" in now_files[1]
@@ -114,6 +122,7 @@ def test_three_models_run_in_order_and_rerun_only_what_changed(lens, lake, tmp_p
     assert lake.fs.exists(f"{lake.root}/{revenue_files[1]}"), "a replaced file stays until vacuum"
     assert rows(lens, lake, "SELECT * FROM gold.sales.daily_revenue ORDER BY dt") == expected(lake, REVENUE)
     assert rows(lens, lake, "SELECT * FROM gold.sales.customer_value ORDER BY 1") == expected(lake, VALUE)
+    assert rows(lens, lake, "SELECT * FROM gold.sales.overview ORDER BY dt") == expected(lake, OVERVIEW)
 
     # each model's runs are logged in the bucket, valid against the contract
     validator = jsonschema.Draft202012Validator(schema("model-run"))
@@ -132,9 +141,9 @@ def test_vacuum_deletes_replaced_gold_files_after_the_retention(lens, local_lake
     assert lens("transform", "run", "--bucket", lake.url).code == ExitCode.OK
     assert lens("transform", "run", "--full", "--bucket", lake.url).code == ExitCode.OK
     replaced = [r["path"] for t in gp.manifest(lake)["tables"] for r in t.get("replaced", [])]
-    assert len(replaced) == 4
+    assert len(replaced) == 5
     kept = lens("transform", "vacuum", "--bucket", lake.url, "--json")
-    assert json.loads(kept.stdout)["deleted"] == [] and json.loads(kept.stdout)["kept"] == 4
+    assert json.loads(kept.stdout)["deleted"] == [] and json.loads(kept.stdout)["kept"] == 5
     dry = lens("transform", "vacuum", "--retain", "0", "--dry-run", "--bucket", lake.url, "--json")
     assert sorted(json.loads(dry.stdout)["deleted"]) == sorted(replaced)
     assert all(lake.fs.exists(f"{lake.root}/{p}") for p in replaced)
@@ -159,6 +168,7 @@ def test_a_failed_model_keeps_its_old_version_and_skips_what_reads_it(lens, lake
     assert "no_such_column" in outcomes["sales.customers"]["error"]
     assert "sales/customers.sql" in outcomes["sales.customers"]["error"]
     assert outcomes["sales.customer_value"]["status"] == "skipped"
+    assert outcomes["sales.overview"]["status"] == "skipped"
     assert "sales.customers" in outcomes["sales.customer_value"]["error"]
     assert outcomes["sales.daily_revenue"]["status"] == "success"
     assert "Traceback" not in result.stderr
@@ -176,7 +186,11 @@ def test_select_takes_a_model_its_parents_or_a_tag(lens, local_lake, tmp_path):
     result = lens("transform", "run", "-s", "tag:daily", "--bucket", lake.url, "--json")
     assert [o["model"] for o in json.loads(result.stdout)] == ["sales.daily_revenue"]
     result = lens("transform", "list", "--select", "customers+", "--bucket", lake.url, "--json")
-    assert [o["model"] for o in json.loads(result.stdout)] == ["sales.customers", "sales.customer_value"]
+    assert sorted(o["model"] for o in json.loads(result.stdout)) == [
+        "sales.customer_value",
+        "sales.customers",
+        "sales.overview",
+    ]
     for selector, words in (("nope", "no model 'nope'"), ("tag:weekly", "no model has the tag 'weekly'")):
         bad = lens("transform", "run", "--select", selector, "--bucket", lake.url)
         assert bad.code == ExitCode.USAGE

@@ -16,7 +16,7 @@ from conftest import LENS
 from dataspoc_lens.errors import ExitCode
 
 LATER = "20261123T030000.000Z-b0b0b0"
-GOLD = ("gold/sales/daily_revenue", "gold/sales/customers", "gold/sales/customer_value")
+GOLD = ("gold/sales/daily_revenue", "gold/sales/customers", "gold/sales/customer_value", "gold/sales/overview")
 
 
 def snapshot(lens, lake) -> dict[str, list[list[str]]]:
