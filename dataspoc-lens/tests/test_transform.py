@@ -302,3 +302,17 @@ def test_numbered_files_order_independent_models(lens, local_lake, tmp_path):
     assert [m["model"] for m in json.loads(listed.stdout)] == ["ops.first", "ops.second", "ops.third"]
     assert lens("transform", "run", "--project", str(folder), "--bucket", lake.url).code == ExitCode.OK
     assert rows(lens, lake, "SELECT * FROM gold.ops.third") == [{"two": "2"}]
+
+
+def test_a_column_parquet_cannot_store_is_named(lens, local_lake, tmp_path):
+    lake = gp.bucket(local_lake)
+    folder = tmp_path / "transforms" / "ops"
+    folder.mkdir(parents=True)
+    (folder / "gaps.sql").write_text("SELECT 1 AS n, INTERVAL 3 DAY AS gap")
+    result = lens("transform", "run", "--bucket", lake.url)
+    assert result.code == ExitCode.DATA
+    assert "model ops.gaps: column gap is an INTERVAL, which Parquet cannot store" in result.stderr
+    assert not lake.fs.exists(f"{lake.root}/gold/ops/gaps")
+    (folder / "gaps.sql").write_text("SELECT 1 AS n, epoch(INTERVAL 3 DAY) AS gap_seconds")
+    assert lens("transform", "run", "--bucket", lake.url).code == ExitCode.OK
+    assert rows(lens, lake, "SELECT * FROM gold.ops.gaps") == [{"n": "1", "gap_seconds": "259200.0"}]

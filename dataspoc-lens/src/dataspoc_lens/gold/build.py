@@ -50,6 +50,7 @@ class Staged:
 def build(session: Session, model: Model, plan: Plan, run_id: str, staging: Path) -> Staged:
     """Run the model as `plan` says and stage its files."""
     import duckdb
+    import pyarrow as pa
 
     from dataspoc_lens.translate import one_line
 
@@ -66,12 +67,16 @@ def build(session: Session, model: Model, plan: Plan, run_id: str, staging: Path
         reader = batch_reader(session.con.sql(sql))
     except duckdb.Error as exc:
         raise ModelFailed(f"model {model.key} ({model.path}) failed: {one_line(str(exc))}") from None
+    for column in reader.schema:
+        if pa.types.is_interval(column.type) or pa.types.is_duration(column.type):
+            raise ModelFailed(
+                f"model {model.key}: column {column.name} is an INTERVAL, which Parquet cannot store; "
+                "cast it in the SQL (to a number of seconds or days, or to VARCHAR)"
+            )
     missing = [c for c in settings.partition_by if c not in reader.schema.names]
     if missing:
         raise ModelFailed(f"model {model.key}: partition_by names {missing[0]}, which its SELECT does not return")
     staged = Staged(reader.schema, partitions=partitions)
-    import pyarrow as pa
-
     try:
         staged.files = _write(reader, settings.partition_by, run_id, staging)
     except (duckdb.Error, pa.ArrowException) as exc:

@@ -27,7 +27,7 @@ def done(outcome: Outcome) -> None:
             "partitions": f"rebuilt {_partitions(outcome.partitions or [])}",
             "merge": f"merged into {_partitions(outcome.partitions)}" if outcome.partitions is not None else "merged",
         }.get(outcome.mode, outcome.mode)
-        detail = f"{what}: {outcome.rows:,} rows, {outcome.files} file{'s' if outcome.files != 1 else ''} ({outcome.reason}) {outcome.seconds:.1f}s"
+        detail = f"{what}: {outcome.rows:,} row{'s' if outcome.rows != 1 else ''}, {outcome.files} file{'s' if outcome.files != 1 else ''} ({outcome.reason}) {outcome.seconds:.1f}s"
     elif outcome.status == "unchanged":
         detail = outcome.reason
     else:
