@@ -42,7 +42,7 @@ check: sync-dev ## Lint, format check and type check the three packages (ruff, m
 demo: sync ## Run pipe -> lens -> ml -> lens on a local bucket under demo/
 	bash examples/demo.sh
 
-system-deps: ## Install the servers the tests need (PostgreSQL, from Debian's packages) when missing
+system-deps: ## Install what the tests need from Debian's packages when missing (PostgreSQL, Chromium)
 	bash tools/system-deps.sh
 
 contract-sync: ## Copy contract/schemas into every package
@@ -61,7 +61,7 @@ RESULTS := $(CURDIR)/.test-results
 
 PYTEST := pytest -q -p no:cacheprovider -n auto
 
-test-pipe: system-deps
+test-pipe test-lens: system-deps
 
 test-pipe test-lens test-ml: test-%: $(UV)
 	$(UV) sync --locked --quiet --project dataspoc-$*

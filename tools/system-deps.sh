@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Servers the tests run against, from Debian's packages, installed when missing:
-# PostgreSQL (the postgres source's tests start their own throwaway server from its binaries).
+# Servers and programs the tests run against, from Debian's packages, installed when missing:
+# PostgreSQL (the postgres source's tests start their own throwaway server from its binaries)
+# and Chromium (Lens's `inspect --html` page is rendered headless and screenshotted).
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -151,3 +151,42 @@ def shop(lake: Lake) -> Lake:
     )
     lake.manifest()
     return lake
+
+
+STATUSES = ["paid", "paid", "paid", "paid", "pending", "pending", "pending", "refunded", "refunded", "cancelled"]
+
+
+def varied(n: int, start: int = 0, copies: int = 0) -> pa.Table:
+    """`n` rows with a column of every kind `inspect` profiles, nulls in most of them, then
+    `copies` exact copies of the first rows (duplicate rows). Deterministic."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    ids = list(range(start, start + n))
+    ids += ids[:copies]
+    base = datetime(2026, 1, 1)
+    return pa.table(
+        {
+            "order_id": pa.array(ids, pa.int64()),
+            "customer_id": pa.array([None if i % 11 == 0 else 100 + (i * 7) % 37 for i in ids], pa.int64()),
+            "amount": pa.array([None if i % 13 == 0 else (i * 37) % 1000 / 8 for i in ids], pa.float64()),
+            "price": pa.array([Decimal(i % 500) / 4 for i in ids], pa.decimal128(10, 2)),
+            "quantity": pa.array([1 + (i * 5) % 6 for i in ids], pa.int32()),
+            "status": pa.array([None if i % 17 == 0 else STATUSES[(i * 3) % 10] for i in ids], pa.string()),
+            "email": pa.array([f"user{i % 700}@example.com" for i in ids], pa.string()),
+            "note": pa.array([f"note {i % 9}" if i % 50 == 0 else None for i in ids], pa.string()),
+            "created_at": pa.array([base + timedelta(minutes=(i * 97) % 100_000) for i in ids], pa.timestamp("us")),
+            "shipped_on": pa.array(
+                [None if i % 7 == 0 else date(2026, 2, 1) + timedelta(days=i % 90) for i in ids], pa.date32()
+            ),
+            "paid": pa.array([None if i % 19 == 0 else i % 3 != 0 for i in ids], pa.bool_()),
+            "tags": pa.array([["a", "b"][: i % 3] for i in ids], pa.list_(pa.string())),
+        }
+    )
+
+
+def varied_lake(lake: Lake) -> Lake:
+    """raw.shop.sales: two days of varied() rows, 25 of them duplicated within the second day."""
+    lake.add("raw", "shop", "sales", {"2026-11-21": varied(1500), "2026-11-22": varied(1200, 1500, copies=25)})
+    lake.manifest()
+    return lake

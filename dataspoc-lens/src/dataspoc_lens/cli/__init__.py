@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataspoc_lens import diagnostics
-from dataspoc_lens.cli import buckets_commands, catalog_commands, export_commands, ml_commands, query_commands, transform_commands  # noqa: F401
+from dataspoc_lens.cli import buckets_commands, catalog_commands, export_commands, inspect_commands, ml_commands, query_commands, transform_commands  # noqa: F401
 from dataspoc_lens.cli.app import app
 
 __all__ = ["app", "main"]
