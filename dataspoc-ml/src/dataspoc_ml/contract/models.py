@@ -31,7 +31,7 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 Layer = Literal["raw", "curated", "gold", "ml"]
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "forecast", "clustering"]  # the last two since 1.4
 
 
 class Doc(BaseModel):
@@ -157,6 +157,32 @@ class TrainingTable(Doc):
     run_id: RunId
 
 
+class LineageFile(Doc):
+    path: Annotated[str, Field(min_length=1)]
+    rows: Count
+    run_id: RunId | None = None
+
+
+class DateRange(Doc):
+    column: str | None = None
+    min: str | None = None
+    max: str | None = None
+
+
+class Lineage(Doc):
+    """1.4: exactly which data trained a model, and with what."""
+
+    table: Annotated[str, Field(pattern=LOCATION_PATTERN)]
+    last_run_id: RunId
+    rows: Count
+    partitions: Count | None = None
+    files: list[LineageFile]
+    runs: list[RunId] | None = None
+    date_range: DateRange | None = None
+    libraries: dict[str, str] | None = None
+    command: str | None = None
+
+
 class Features(Versioned):
     model: Name
     task: Task
@@ -164,6 +190,11 @@ class Features(Versioned):
     features: Annotated[list[Feature], Field(min_length=1)]
     training_table: TrainingTable
     trained_at: AwareDatetime
+    version: Annotated[int, Field(ge=1, strict=True)] | None = None  # 1.4: the registry version
+    model_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None  # 1.4
+    description: str | None = None  # 1.4
+    options: dict[str, Any] | None = None  # 1.4: how it was trained
+    lineage: Lineage | None = None  # 1.4
 
 
 class Holdout(Doc):
@@ -173,6 +204,33 @@ class Holdout(Doc):
     seed: Annotated[int, Field(strict=True)]
 
 
+class Baseline(Doc):
+    name: Annotated[str, Field(min_length=1)]
+    metrics: dict[str, float]
+
+
+class FoldSpread(Doc):
+    mean: float
+    std: float
+
+
+class CrossValidation(Doc):
+    folds: Annotated[int, Field(ge=2, strict=True)]
+    metrics: dict[str, FoldSpread]
+
+
+class Importance(Doc):
+    feature: Annotated[str, Field(min_length=1)]
+    mean: float
+    std: float
+
+
+class Segment(Doc):
+    segment: Annotated[int, Field(ge=0, strict=True)]
+    size: Count
+    means: dict[str, float] | None = None
+
+
 class Metrics(Versioned):
     model: Name
     task: Task
@@ -180,6 +238,12 @@ class Metrics(Versioned):
     holdout: Holdout
     metrics: Annotated[dict[str, Annotated[float, Field(strict=True)]], Field(min_length=1)]
     trained_at: AwareDatetime
+    version: Annotated[int, Field(ge=1, strict=True)] | None = None  # 1.4
+    baseline: Baseline | None = None  # 1.4: the same metrics for a naive baseline
+    beats_baseline: bool | None = None  # 1.4
+    cv: CrossValidation | None = None  # 1.4
+    importance: list[Importance] | None = None  # 1.4: permutation importance on the holdout
+    segments: list[Segment] | None = None  # 1.4: clustering
 
 
 MODELS: dict[str, type[Versioned]] = {"manifest": Manifest, "features": Features, "metrics": Metrics}
