@@ -5,7 +5,8 @@ The only place that turns an exception into an exit code and a message. Errors o
 not a failure; a PermissionError is a usage error and any other OSError from the machine (a
 full disk) a storage error; anything else is a bug: exit 70 and a request to report it.
 `--debug` anywhere on the line, or DATASPOC_DEBUG=1, adds the traceback, never its local
-variables (credentials live there).
+variables (credentials live there). Typer is imported by the functions that use it, so a
+command whose arguments were parsed without it (run_parsed) never loads it.
 
 The three packages hold this same file, each with its own names: `make contract-sync` copies
 it from the reference package (contract/tools/contract_sync.py) and `make contract-check` fails
@@ -20,13 +21,14 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import typer
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from dataspoc_lens import __version__
 from dataspoc_lens.console import error, out
 from dataspoc_lens.errors import ExitCode, LensError
+
+if TYPE_CHECKING:
+    import typer
 
 TOOL = "dataspoc-lens"
 DEBUG_ENV = "DATASPOC_DEBUG"
@@ -135,6 +137,8 @@ def reporting(fn: F) -> F:
 
     @functools.wraps(fn)
     def run_reporting(*args: Any, **kwargs: Any) -> Any:
+        import typer
+
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
@@ -151,8 +155,22 @@ def epilog(*examples: str) -> str:
     return f"Examples:\n\n{shown}\n\n{EXIT_CODES_HELP}" if examples else EXIT_CODES_HELP
 
 
+def run_parsed(fn: Callable[..., Any], **kwargs: Any) -> NoReturn:
+    """Run a command whose arguments were parsed without Typer: exit 0 when it returns, or end
+    it as reporting() does (same line on stderr, same exit code)."""
+    try:
+        fn(**kwargs)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - every ending is classified by diagnose()
+        raise SystemExit(int(report(exc))) from None
+    raise SystemExit(int(ExitCode.OK))
+
+
 def show_version(value: bool) -> None:
     """The eager --version option of the root command."""
+    import typer
+
     if value:
         try:
             out(f"{TOOL} {__version__}")
@@ -161,10 +179,16 @@ def show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
-    """The console script: --debug is taken from anywhere on the line, then Typer parses."""
+def take_debug(argv: Sequence[str] | None = None) -> list[str]:
+    """The command line without --debug, which may stand anywhere on it: --debug (or
+    DATASPOC_DEBUG=1) shows tracebacks for this run."""
     global _debug
     given = list(sys.argv[1:] if argv is None else argv)
     args = [arg for arg in given if arg != "--debug"]
     _debug = debug_from_env() or len(args) < len(given)
-    app(args=args, prog_name=TOOL)
+    return args
+
+
+def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
+    """The console script: --debug is taken from anywhere on the line, then Typer parses."""
+    app(args=take_debug(argv), prog_name=TOOL)

@@ -182,10 +182,13 @@ class Bucket:
         return self._retrying(lambda: self.fs.exists(self.full(rel)), f"check {self.display(rel)}")
 
     def read_bytes(self, rel: str) -> bytes | None:
-        """The object's bytes, or None when it does not exist."""
+        """The object's bytes, or None when it does not exist (a local file is read without
+        fsspec, which a local read does not need: a command that only reads stays fast)."""
 
         def read() -> bytes | None:
             try:
+                if self.is_local:
+                    return Path(self.full(rel)).read_bytes()
                 return self.fs.cat_file(self.full(rel))
             except (FileNotFoundError, NotADirectoryError):
                 return None

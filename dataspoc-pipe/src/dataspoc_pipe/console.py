@@ -1,28 +1,42 @@
 """Narration, warnings and progress go to stderr; stdout carries data only.
 
-The three packages hold this same file (contract/tools/contract_sync.py keeps the copies alike).
+rich is imported when stderr is first written to: a command that only prints data never
+loads it. The three packages hold this same file (contract/tools/contract_sync.py keeps the
+copies alike).
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cache
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@cache
+def err() -> Console:
+    """The stderr console, made on first use."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def say(message: str) -> None:
-    err.print(message, markup=False)
+    err().print(message, markup=False)
 
 
 def warn(message: str) -> None:
-    err.print(Text.assemble(("warning: ", "yellow"), message))
+    from rich.text import Text
+
+    err().print(Text.assemble(("warning: ", "yellow"), message))
 
 
 def error(message: str) -> None:
-    err.print(Text.assemble(("error: ", "red"), message))
+    from rich.text import Text
+
+    err().print(Text.assemble(("error: ", "red"), message))
 
 
 def out(text: str) -> None:
@@ -40,7 +54,7 @@ def progress():
         BarColumn(),
         TextColumn("{task.fields[rows]:>12,} rows"),
         TimeElapsedColumn(),
-        console=err,
-        disable=not err.is_terminal,
+        console=err(),
+        disable=not err().is_terminal,
         transient=True,
     )
