@@ -12,10 +12,8 @@ from typing import Annotated
 import typer
 
 from dataspoc_lens import diagnostics
+from dataspoc_lens.cli.handlers import LAYERS, NO_TABLES  # noqa: F401 - the commands take them from here
 from dataspoc_lens.diagnostics import DEBUG_HELP, EXIT_CODES_HELP, epilog
-
-NO_TABLES = "no tables yet: run dataspoc-pipe first"
-LAYERS = ("raw", "curated", "gold", "ml")
 
 app = typer.Typer(
     name="dataspoc-lens",

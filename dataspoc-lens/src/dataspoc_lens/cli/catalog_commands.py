@@ -6,15 +6,9 @@ from typing import Annotated
 
 import typer
 
-from dataspoc_lens.cli.app import (
-    LAYERS,
-    NO_TABLES,
-    BucketOption,
-    DebugOption,
-    command,
-    resolve,
-)
-from dataspoc_lens.console import out, say
+from dataspoc_lens.cli import handlers
+from dataspoc_lens.cli.app import BucketOption, DebugOption, command, resolve
+from dataspoc_lens.console import out
 
 
 @command("dataspoc-lens catalog --bucket s3://lake --json", "dataspoc-lens catalog --layer curated")
@@ -25,25 +19,7 @@ def catalog(
     debug: DebugOption = False,
 ) -> None:
     """List the bucket's tables: name, rows, files, partitions, columns, quality, last run, writer."""
-    import json
-
-    from dataspoc_lens import catalog as catalogs
-    from dataspoc_lens import render
-    from dataspoc_lens.bucket import Bucket
-    from dataspoc_lens.errors import UsageError
-
-    if layer is not None and layer not in LAYERS:
-        raise UsageError(f"--layer {layer}: use one of {', '.join(LAYERS)}")
-    found = catalogs.load(Bucket(resolve(bucket)))
-    rows = [r for r in found.rows() if layer is None or r["layer"] == layer]
-    if not rows:
-        say(NO_TABLES if not found.tables else f"no tables in the {layer} layer")
-    if as_json:
-        out(json.dumps(rows, indent=2))
-        return
-    if rows:
-        names = ["name", "alias", "rows", "files", "partitions", "columns", "score", "last_run_at", "writer"]
-        render.records(names, [["" if r[n] is None else r[n] for n in names] for r in rows], "table")
+    handlers.catalog(bucket, layer, as_json)
 
 
 @command("dataspoc-lens schema raw.shop.orders", "dataspoc-lens schema orders --json")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from dataspoc_lens.cli import handlers
 from dataspoc_lens.cli.app import (
-    NO_TABLES,
     BucketOption,
     DebugOption,
     Format,
@@ -75,74 +73,7 @@ def query(
     Queries are read-only: they read the bucket's tables and nothing else, unless --write lets
     COPY write files into a folder outside the bucket.
     """
-    import time
-
-    from dataspoc_lens import catalog as catalogs
-    from dataspoc_lens import output as outputs
-    from dataspoc_lens.bucket import Bucket
-    from dataspoc_lens.errors import UsageError
-    from dataspoc_lens.session import Session
-
-    text = outputs.sql_text(sql, file)
-    chosen = outputs.choose_format(fmt.value if fmt else None, output)
-    rows = limit if limit is not None else (100 if chosen == "table" else 0)
-    chosen_buckets = list(bucket or []) or [os.environ.get("DATASPOC_BUCKET") or "./bucket"]
-    folder = Path(write_dir).expanduser() if write_dir else (Path.cwd() if write else None)
-    if len(chosen_buckets) > 1:
-        if offline:
-            raise UsageError("--offline reads one bucket's cache; name one bucket")
-        from dataspoc_lens.session import Several
-
-        started = time.monotonic()
-        named = {_name_of(b): catalogs.load(Bucket(resolve(b))) for b in chosen_buckets}
-        if len(named) < len(chosen_buckets):
-            raise UsageError("two of the buckets have the same name; save them under different names")
-        with Several(named, write_dir=folder) as several:
-            result = outputs.run(several, text, chosen, rows or None, output)
-        _tell(result, rows, timer, started)
-        return
-    bucket_value = chosen_buckets[0]
-    if offline:
-        from dataspoc_lens import cache
-
-        found, missing = cache.offline_catalog(Bucket(resolve(bucket_value)))
-        if missing:
-            say(f"offline: not cached, so not queryable: {', '.join(missing)}")
-        if not found.tables:
-            say("offline: no cached tables for this bucket; run `dataspoc-lens cache --all` while online")
-    else:
-        found = catalogs.load(Bucket(resolve(bucket_value)))
-        if not found.found:
-            say(NO_TABLES)
-    started = time.monotonic()
-    with Session(found, write_dir=folder) as session:
-        result = outputs.run(session, text, chosen, rows or None, output)
-    _tell(result, rows, timer, started)
-
-
-def _name_of(value: str) -> str:
-    """A bucket's database name: its saved name, else the last part of its URL as a name."""
-    import re
-
-    from dataspoc_lens import settings
-
-    if value in settings.load():
-        return value
-    last = value.rstrip("/").rsplit("/", 1)[-1].lower()
-    name = re.sub(r"[^a-z0-9_]", "_", last)
-    return name if name[:1].isalpha() else f"b_{name}"
-
-
-def _tell(result: Any, rows: int, timer: bool, started: float) -> None:
-    """What stderr says after a query."""
-    import time
-
-    if result.statements > 1:
-        say(f"ran {result.statements} statements; the result shown is the last one's")
-    if result.cut:
-        say(f"showing the first {rows} rows; use --limit N (0 for all) to see more")
-    if timer:
-        say(f"run time: {time.monotonic() - started:.3f} s")
+    handlers.query(sql, file, bucket, fmt.value if fmt else None, output, limit, timer, write, write_dir, offline)
 
 
 @command("dataspoc-lens shell", "dataspoc-lens shell --bucket finance")
