@@ -29,7 +29,7 @@ def check_artifacts(url: str, model: str) -> tuple[dict, dict]:
     lake.assert_valid("features", features)
     lake.assert_valid("metrics", metrics)
     assert lake.exists(url, f"ml/models/{model}/model.pkl")
-    assert features["contract_version"] == metrics["contract_version"] == "1.0"
+    assert features["contract_version"] == metrics["contract_version"] == "1.4"
     assert features["training_table"]["run_id"] == lake.RUN_ID
     return features, metrics
 
@@ -105,7 +105,7 @@ def test_train_and_predict_local(ml, local_bucket):
     assert row["model"] == "churn" and row["task"] == "classification" and row["target"] == "churned"
     assert row["metric"] == "accuracy" and row["value"] == metrics["metrics"]["accuracy"]
     table = ml("models", "--bucket", local_bucket)
-    assert table.stdout.splitlines()[0].split() == ["MODEL", "TASK", "TARGET", "METRIC", "TRAINED_AT"]
+    assert table.stdout.splitlines()[0].split() == ["MODEL", "VERSION", "TASK", "TARGET", "METRIC", "TRAINED_AT"]
     assert "Traceback" not in first.stderr + second.stderr + trained.stderr
 
 

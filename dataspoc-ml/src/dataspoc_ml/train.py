@@ -284,5 +284,7 @@ def train(bucket: Bucket, opts: TrainOptions) -> Metrics:
             "trained_at": trained_at,
         }
     )
-    artifacts.save(bucket, pipeline, features_doc, metrics_doc)
-    return metrics_doc
+    import sys
+
+    version = artifacts.save(bucket, pipeline, features_doc, metrics_doc, table=table, argv=sys.argv)
+    return metrics_doc.model_copy(update={"version": version, "contract_version": artifacts.CONTRACT})
