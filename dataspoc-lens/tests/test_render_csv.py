@@ -42,17 +42,33 @@ def test_csv_reads_back_like_the_python_writer(lens, tmp_path):
     assert result.stdout == expected  # byte for byte, quoting included
 
 
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "SELECT CASE WHEN range % 2 = 0 THEN NULL ELSE range END AS x FROM range(5)",  # one column with empties
-        "SELECT CASE WHEN range % 2 = 0 THEN '' ELSE 'a' END AS x FROM range(5)",
-        "SELECT 'he said \"hi\", twice' AS s, 1 AS n",
-        "SELECT 1 AS a WHERE false",
-    ],
-)
+EDGE_CASES = [
+    "SELECT CASE WHEN range % 2 = 0 THEN NULL ELSE range END AS x FROM range(5)",  # one column with empties
+    "SELECT CASE WHEN range % 2 = 0 THEN '' ELSE 'a' END AS x FROM range(5)",
+    "SELECT 'he said \"hi\", twice' AS s, 1 AS n",
+    "SELECT 1 AS a WHERE false",
+]
+
+
+@pytest.mark.parametrize("sql", EDGE_CASES)
 def test_csv_edge_cases_match_the_python_writer(lens, tmp_path, sql):
     (tmp_path / "empty").mkdir(exist_ok=True)
     result = lens("query", sql, "--bucket", str(tmp_path / "empty"), "--format", "csv")
     assert result.code == ExitCode.OK, result.stderr
     assert result.stdout == reference_csv(sql)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+@pytest.mark.parametrize("sql", [TYPES_SQL, *EDGE_CASES, "SELECT E'a\\tb' AS t, 'q\"' AS q FROM range(3)"])
+def test_small_batches_and_arrow_batches_write_the_same_bytes(monkeypatch, sql, fmt):
+    """A batch under render.SMALL_BATCH rows is written by Python's csv module, a larger one by
+    Arrow: every batch size gives the same bytes."""
+
+    def written(small_batch: int) -> str:
+        monkeypatch.setattr(render, "SMALL_BATCH", small_batch)
+        relation = duckdb.connect().sql(sql)
+        out = io.StringIO()
+        render.batches(relation.columns, relation.to_arrow_reader(10_000), fmt, out)
+        return out.getvalue()
+
+    assert written(0) == written(10**9)

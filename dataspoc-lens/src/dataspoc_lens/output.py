@@ -59,8 +59,9 @@ def choose_format(fmt: str | None, output: str | None) -> str:
     return "table"
 
 
-def statements(text: str) -> list[str]:
-    """The statements of a SQL text, by DuckDB's own parser (a parse error is the query's)."""
+def statements(con: Any, text: str) -> list[str]:
+    """The statements of a SQL text, by the parser of DuckDB connection `con` (a parse error
+    is the query's)."""
     import duckdb
 
     from dataspoc_lens.translate import translate
@@ -68,7 +69,7 @@ def statements(text: str) -> list[str]:
     if not text.strip():
         raise QueryError("the SQL is empty")
     try:
-        return [s.query for s in duckdb.extract_statements(text)] or [text]
+        return [s.query for s in con.extract_statements(text)] or [text]
     except duckdb.Error as exc:
         raise translate(exc) from exc
 
@@ -89,7 +90,7 @@ def run(
 
     from dataspoc_lens.translate import translate
 
-    parts = statements(text)
+    parts = statements(session.con, text)
     session.prepare(text)
     for statement in parts[:-1]:
         try:

@@ -58,14 +58,12 @@ def referenced(con: duckdb.DuckDBPyConnection, catalog: Catalog, sql: str) -> Ne
     query, a catalog lookup, a name that is not exactly one table or alias) answers None:
     mounting too much is only slower, mounting too little would change the answer.
     """
-    import duckdb
-
     if not catalog.tables:
         return Needed()
     if INTROSPECTION.search(sql):
         return None
     try:
-        statements = duckdb.extract_statements(sql)
+        statements = con.extract_statements(sql)
         names: set[str] = set()
         ctes: set[str] = set()  # names that may be a CTE rather than a table
         for statement in statements:

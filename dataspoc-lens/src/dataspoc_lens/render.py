@@ -12,6 +12,7 @@ import base64
 import csv
 import datetime as dt
 import errno
+import io
 import json
 import math
 import os
@@ -172,19 +173,43 @@ def _byte_sink(stream: Any) -> Callable[[Any], Any]:
     return lambda data: stream.write(bytes(data).decode("utf-8"))
 
 
-def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any], delimiter: str = ",") -> None:
-    """Write one batch's rows (no header) as CSV, built column by column in Arrow (C++).
+# A batch this small is written by Python's csv module: Arrow's compute functions would cost
+# more to import (about 50 ms) than the rows take to write.
+SMALL_BATCH = 1_000
 
-    The bytes are those Python's csv writer writes for `cell` of every value: NULL is an
-    empty cell, booleans true/false, NaN and infinities empty, quotes only where needed.
-    Types whose Arrow text differs from `cell` (timestamps, times, binary, nested values, ...)
-    go through `cell` one value at a time.
-    """
+
+def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any], delimiter: str = ",") -> None:
+    """Write one batch's rows (no header) as CSV: the bytes Python's csv writer writes for
+    `cell` of every value (NULL is an empty cell, booleans true/false, NaN and infinities
+    empty, quotes only where needed). A small batch goes through that writer itself; a larger
+    one is built column by column in Arrow (C++)."""
+    if part.num_rows == 0 or part.num_columns == 0:
+        return
+    if part.num_rows < SMALL_BATCH:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n", delimiter=delimiter).writerows(
+            [cell(v) for v in row] for row in _rows(part)
+        )
+        _write_bytes(write, text.getvalue().encode("utf-8"))
+    else:
+        _write_arrow_csv(part, write, delimiter)
+
+
+def _write_bytes(write: Callable[[Any], Any], data: Any) -> None:
+    try:
+        write(data)
+    except OSError as exc:
+        if getattr(exc, "errno", None) == errno.EPIPE:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe") from exc
+        raise
+
+
+def _write_arrow_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any], delimiter: str) -> None:
+    """`_write_csv` in Arrow. Types whose Arrow text differs from `cell` (timestamps, times,
+    binary, nested values, ...) go through `cell` one value at a time."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if part.num_rows == 0 or part.num_columns == 0:
-        return
     cells = [_csv_text(part.column(i), delimiter) for i in range(part.num_columns)]
     if len(cells) == 1:
         # csv writes a row of one empty cell as "", or it would read back as no row at all
@@ -199,12 +224,7 @@ def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any], delimiter
     _, offsets, data = lines.buffers()
     offsets = memoryview(offsets).cast("B").cast("i")  # int32 offsets of a string array
     first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
-    try:
-        write(data.slice(first, last - first) if data is not None else b"")
-    except OSError as exc:
-        if getattr(exc, "errno", None) == errno.EPIPE:
-            raise BrokenPipeError(errno.EPIPE, "Broken pipe") from exc
-        raise
+    _write_bytes(write, data.slice(first, last - first) if data is not None else b"")
 
 
 def _csv_text(column: pyarrow.Array, delimiter: str = ",") -> pyarrow.Array:

@@ -29,12 +29,13 @@ REFUSED = {
 }
 
 
-def check(sql: str, write: bool) -> None:
-    """Refuse statements that would write outside a query's result."""
+def check(con: duckdb.DuckDBPyConnection, sql: str, write: bool) -> None:
+    """Refuse statements that would write outside a query's result (parsed by `con`, so no
+    second DuckDB database is opened for it)."""
     import duckdb
 
     try:
-        kinds = [s.type.name for s in duckdb.extract_statements(sql)]
+        kinds = [s.type.name for s in con.extract_statements(sql)]
     except duckdb.Error:
         return  # a syntax error: running it reports it
     except ValueError:  # a statement type this Python API cannot name

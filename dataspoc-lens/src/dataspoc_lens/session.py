@@ -71,7 +71,7 @@ class Session(Queries):
         """Refuse what a read-only query may not do, then mount what `sql` names (everything
         when that is uncertain, or for None)."""
         if sql is not None:
-            safety.check(sql, self.write)
+            safety.check(self.con, sql, self.write)
         needed = referenced(self.con, self.catalog, sql) if sql is not None else None
         before = set(self.mounted)
         mount(self.con, self.catalog, needed, self.mounted, self.path_of)
@@ -120,12 +120,12 @@ def _access(
 ) -> Access:
     """Register what DuckDB needs to read the bucket (read-only), and say what it may read.
     `registered`: the read-only filesystems registered so far, by protocol."""
-    from dataspoc_lens.readonly_fs import LOCAL_PROTOCOL, ReadOnly
-
     bucket = catalog.bucket
     files = [f.path for t in catalog.tables for f in t.files]
 
     def register(key: str, fs: Any, protocol: Any, root: str) -> None:
+        from dataspoc_lens.readonly_fs import ReadOnly  # fsspec: not needed for a local bucket
+
         if key in registered:
             registered[key].roots.append(root.rstrip("/"))
         else:
@@ -147,6 +147,8 @@ def _access(
             list(copies.values()),
         )
     if write_dir is not None:
+        from dataspoc_lens.readonly_fs import LOCAL_PROTOCOL
+
         # the bucket through the read-only layer, so that no path COPY may write reaches it
         register(LOCAL_PROTOCOL, _local_fs(), LOCAL_PROTOCOL, bucket.root)
         return Access(lambda rel: f"{LOCAL_PROTOCOL}://{bucket.full(rel)}", [f"{LOCAL_PROTOCOL}://{bucket.root}/"])
@@ -217,7 +219,7 @@ class Several(Queries):
 
     def prepare(self, sql: str | None) -> None:
         if sql is not None:
-            safety.check(sql, self.write)
+            safety.check(self.con, sql, self.write)
 
 
 def _local_fs() -> Any:
