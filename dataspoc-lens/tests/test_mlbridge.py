@@ -20,6 +20,9 @@ import pyarrow.parquet as pq
 
 args = sys.argv[1:]
 Path({calls!r}).write_text(json.dumps(args))
+if args[0] not in ("train", "predict"):
+    print("ran " + " ".join(args), file=sys.stderr)
+    sys.exit(0)
 command, model = args[0], args[1]
 bucket = Path(args[args.index("--bucket") + 1])
 table = args[args.index("--table") + 1]
@@ -126,3 +129,34 @@ def test_train_forwards_its_arguments(lens, local_lake, fake_ml):
         local_lake.url,
     ]
     assert "trained churn on customers" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "forwarded"),
+    [
+        (
+            ["train", "churn", "--table", "customers", "--target", "churned", "--estimator", "rf", "--cv", "5"],
+            ["train", "churn", "--table", "customers", "--target", "churned", "--estimator", "rf", "--cv", "5"],
+        ),
+        (
+            ["train", "segments", "--table", "customers", "--task", "clustering", "--k", "4"],
+            ["train", "segments", "--table", "customers", "--task", "clustering", "--k", "4"],
+        ),
+        (
+            ["predict", "churn", "--table", "customers", "--version", "2"],
+            ["predict", "churn", "--table", "customers", "--version", "2"],
+        ),
+        (
+            ["evaluate", "churn", "--table", "customers", "--json"],
+            ["evaluate", "churn", "--table", "customers", "--json"],
+        ),
+        (["models", "--json"], ["models", "--json"]),
+        (["show", "churn", "--version", "1"], ["show", "churn", "--version", "1"]),
+    ],
+)
+def test_options_lens_does_not_know_are_passed_on(lens, local_lake, fake_ml, argv, forwarded):
+    script, calls = fake_ml
+    shop(local_lake)
+    result = lens("ml", *argv, "--bucket", local_lake.url, env={"DATASPOC_ML_BIN": str(script)})
+    assert result.code == ExitCode.OK, result.stderr
+    assert json.loads(calls.read_text()) == [*forwarded, "--bucket", local_lake.url]

@@ -37,11 +37,3 @@ def run(args: list[str], bucket_url: str) -> int:
     except OSError as exc:
         raise MlCommandError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
     return completed.returncode
-
-
-def predict(model: str, table: str, bucket_url: str) -> int:
-    return run(["predict", model, "--table", table], bucket_url)
-
-
-def train(model: str, table: str, target: str, bucket_url: str) -> int:
-    return run(["train", model, "--table", table, "--target", target], bucket_url)

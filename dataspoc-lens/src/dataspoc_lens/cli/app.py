@@ -78,8 +78,10 @@ def command(*examples: str):
 
 
 def ml_command(*examples: str):
-    """Register a command on the `ml` sub-app, like command()."""
-    return lambda fn: ml_app.command(epilog=epilog(*examples))(diagnostics.reporting(fn))
+    """Register a command on the `ml` sub-app, like command(); options it does not declare are
+    passed on to dataspoc-ml as they are (`ctx.args`)."""
+    settings = {"allow_extra_args": True, "ignore_unknown_options": True}
+    return lambda fn: ml_app.command(epilog=epilog(*examples), context_settings=settings)(diagnostics.reporting(fn))
 
 
 class Format(str, Enum):

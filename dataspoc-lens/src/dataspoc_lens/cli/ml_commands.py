@@ -1,4 +1,9 @@
-"""`ml train|predict`: dataspoc-ml on the same bucket, as a command."""
+"""`ml train|predict|evaluate|models|show`: dataspoc-ml on the same bucket, as commands.
+
+Each declares what Lens itself needs and passes every other option on to dataspoc-ml untouched
+(`dataspoc-lens ml train churn --table t --target y --estimator rf --cv 5`), so the two CLIs
+never drift apart option by option.
+"""
 
 from __future__ import annotations
 
@@ -14,32 +19,78 @@ from dataspoc_lens.cli.app import (
 )
 from dataspoc_lens.console import say
 
+ModelArgument = Annotated[str, typer.Argument(help="The model's name, e.g. churn.")]
 
-@ml_command("dataspoc-lens ml predict churn --table curated.crm.customers")
+
+def _run(args: list[str], bucket: str) -> None:
+    from dataspoc_lens import mlbridge
+
+    raise typer.Exit(mlbridge.run(args, resolve(bucket)))
+
+
+@ml_command(
+    "dataspoc-lens ml predict churn --table curated.crm.customers",
+    "dataspoc-lens ml predict churn --table curated.crm.customers --version 2",
+)
 def predict(
-    model: Annotated[str, typer.Argument(help="The model's name, e.g. churn.")],
+    ctx: typer.Context,
+    model: ModelArgument,
     table: Annotated[str, typer.Option("--table", help="The table to score, e.g. curated.crm.customers.")],
     bucket: BucketOption = "./bucket",
     debug: DebugOption = False,
 ) -> None:
-    """Score a table with a trained model; predictions land in ml.predictions.MODEL."""
+    """Score a table with a trained model; the predictions are at once queryable as
+    ml.predictions.MODEL (Lens reads the manifest afresh on every command). Other dataspoc-ml
+    options (`--version N`, ...) are passed on as they are."""
     from dataspoc_lens import mlbridge
 
-    code = mlbridge.predict(model, table, resolve(bucket))
+    code = mlbridge.run(["predict", model, "--table", table, *ctx.args], resolve(bucket))
     if code == 0:
         say(f"query the predictions with: dataspoc-lens query 'SELECT * FROM ml.predictions.{model} LIMIT 10'")
     raise typer.Exit(code)
 
 
-@ml_command("dataspoc-lens ml train churn --table curated.crm.customers --target churned")
+@ml_command(
+    "dataspoc-lens ml train churn --table curated.crm.customers --target churned",
+    "dataspoc-lens ml train churn --table curated.crm.customers --target churned --estimator rf --cv 5",
+)
 def train(
-    model: Annotated[str, typer.Argument(help="The model's name, e.g. churn.")],
+    ctx: typer.Context,
+    model: ModelArgument,
     table: Annotated[str, typer.Option("--table", help="The training table, e.g. curated.crm.customers.")],
-    target: Annotated[str, typer.Option("--target", help="The column to predict.")],
+    target: Annotated[str | None, typer.Option("--target", help="The column to predict (not for clustering).")] = None,
     bucket: BucketOption = "./bucket",
     debug: DebugOption = False,
 ) -> None:
-    """Train a model on a table with dataspoc-ml."""
-    from dataspoc_lens import mlbridge
+    """Train a model on a table with dataspoc-ml: a new version in its registry. Other
+    dataspoc-ml options (`--task`, `--estimator`, `--cv`, ...) are passed on as they are."""
+    _run(["train", model, "--table", table, *(["--target", target] if target else []), *ctx.args], bucket)
 
-    raise typer.Exit(mlbridge.train(model, table, target, resolve(bucket)))
+
+@ml_command("dataspoc-lens ml evaluate churn --table gold.sales.customers_2026")
+def evaluate(
+    ctx: typer.Context,
+    model: ModelArgument,
+    table: Annotated[str, typer.Option("--table", help="The table to measure the model on.")],
+    bucket: BucketOption = "./bucket",
+    debug: DebugOption = False,
+) -> None:
+    """The metrics of a model on another table, beside its baseline. Other dataspoc-ml options
+    (`--version N`, `--json`) are passed on as they are."""
+    _run(["evaluate", model, "--table", table, *ctx.args], bucket)
+
+
+@ml_command("dataspoc-lens ml models", "dataspoc-lens ml models --json")
+def models(ctx: typer.Context, bucket: BucketOption = "./bucket", debug: DebugOption = False) -> None:
+    """The bucket's trained models, each with its promoted version and main metric (`--json`
+    is passed on)."""
+    _run(["models", *ctx.args], bucket)
+
+
+@ml_command("dataspoc-lens ml show churn", "dataspoc-lens ml show churn --version 1 --json")
+def show(
+    ctx: typer.Context, model: ModelArgument, bucket: BucketOption = "./bucket", debug: DebugOption = False
+) -> None:
+    """A model version's card: what trained it, its metrics beside the baseline, its limits
+    (`--version N`, `--json` are passed on)."""
+    _run(["show", model, *ctx.args], bucket)
