@@ -134,7 +134,7 @@ def test_every_figure_equals_plain_duckdb(lens, sales):
     for column in got["columns"]:
         check_column(con, column, rows)
     distinct_rows = one(con, "SELECT count(*) FROM (SELECT DISTINCT * FROM t)")
-    assert got["duplicates"] == {"rows": rows - distinct_rows, "on": "all columns"}
+    assert got["duplicates"] == {"rows": rows - distinct_rows, "on": [r[0] for r in described]}
     assert got["duplicates"]["rows"] == 25
     cells = rows * len(described)
     non_null = sum(one(con, f"SELECT count({q(r[0])}) FROM t") for r in described)
@@ -200,13 +200,15 @@ def test_sample_profiles_that_many_rows(lens, sales):
     result = lens("inspect", "sales", "--bucket", sales.url, "--json", "--sample", "400")
     assert result.code == ExitCode.OK, result.stderr
     got = json.loads(result.stdout)
-    assert (got["rows"], got["table_rows"], got["sample"]) == (400, 2725, 400)
+    rows = got["rows"]
+    assert (got["table_rows"], got["sample"]) == (2725, 400)
+    assert 250 < rows < 550  # each row kept with probability 400 / 2725: about 400 rows
     for c in got["columns"]:
-        assert 0 <= c["nulls"] <= 400
+        assert 0 <= c["nulls"] <= rows
         if "histogram" in c:
-            assert sum(b["count"] for b in c["histogram"]) == 400 - c["nulls"]
+            assert sum(b["count"] for b in c["histogram"]) == rows - c["nulls"]
         if "top" in c:
-            assert sum(t["count"] for t in c["top"]) <= 400 - c["nulls"]
+            assert sum(t["count"] for t in c["top"]) <= rows - c["nulls"]
     ids = plain(sales).execute("SELECT min(order_id), max(order_id) FROM t").fetchall()[0]
     sampled = next(c for c in got["columns"] if c["name"] == "order_id")
     assert ids[0] <= sampled["min"] <= sampled["max"] <= ids[1]
@@ -214,7 +216,7 @@ def test_sample_profiles_that_many_rows(lens, sales):
     whole = json.loads(lens("inspect", "sales", "--bucket", sales.url, "--json", "--sample", "5000").stdout)
     assert (whole["rows"], whole["sample"]) == (2725, None)
     text = lens("inspect", "sales", "--bucket", sales.url, "--sample", "400")
-    assert "random sample of 400 rows" in text.stdout
+    assert "random sample of " in text.stdout and "estimates" in text.stdout
 
 
 def test_freshness_falls_linearly_from_one_day_to_thirty():
@@ -257,11 +259,17 @@ def test_nan_and_infinity_stay_out_of_the_histogram(lens, local_lake):
     import pyarrow as pa
 
     values = [1.0, 2.0, float("nan"), float("inf"), -float("inf"), None, 3.0, 2.5]
-    local_lake.add("gold", "lab", "readings", {None: pa.table({"v": pa.array(values, pa.float64())})})
+    odd = ["[red]x", "it's", '"quoted"', None, "[b]", "x", "x", "y"]  # data, not markup or SQL
+    columns = {"v": pa.array(values, pa.float64()), 'a "quoted" name': pa.array(odd, pa.string())}
+    local_lake.add("gold", "lab", "readings", {None: pa.table(columns)})
     local_lake.manifest()
     result = lens("inspect", "readings", "--bucket", local_lake.url, "--json")
     assert result.code == ExitCode.OK, result.stderr
-    [v] = json.loads(result.stdout)["columns"]
+    [v, quoted] = json.loads(result.stdout)["columns"]
+    assert quoted["name"] == 'a "quoted" name' and quoted["distinct"] == 6
+    assert quoted["top"][0] == {"value": "x", "count": 2}
+    text = lens("inspect", "readings", "--bucket", local_lake.url)
+    assert "[red]x" in text.stdout and "it's" in text.stdout
     con = plain(local_lake, "readings")
     assert v["nulls"] == 1
     assert sum(b["count"] for b in v["histogram"]) == one(con, "SELECT count(*) FROM t WHERE isfinite(v)") == 4
@@ -360,3 +368,22 @@ def test_help_has_examples_and_the_score(lens):
 def test_varied_rows_are_what_the_tests_expect():
     table = varied(10, copies=2)
     assert table.num_rows == 12 and table.column("order_id").to_pylist()[-2:] == [0, 1]
+
+
+def test_help_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    check = (
+        "import sys\n"
+        "from dataspoc_lens import cli\n"
+        "try:\n"
+        "    cli.app(args=['inspect', '--help'], prog_name='dataspoc-lens', standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('pyarrow', 'duckdb', 'rich.table') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "dataspoc-lens inspect" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -19,8 +19,10 @@ Distinct counts of text and boolean columns are always exact (scan 2 counts thei
 For the other columns they are exact (`count(DISTINCT ...)`) when at most
 EXACT_DISTINCT_ROWS rows are scanned or `exact` is asked for, and otherwise DuckDB's
 HyperLogLog `approx_count_distinct` (a few percent off, and 6x cheaper on wide tables); each
-column says which it got. `sample` profiles a reservoir sample of that many rows instead of the
-whole table.
+column says which it got. `sample` profiles a random sample of about that many rows instead of
+the whole table: each row kept with probability sample / rows (DuckDB's bernoulli sampling; a
+reservoir of exactly N rows was measured 8x slower to draw from 10M rows, 15.8 s against 2.1 s),
+held in a temporary table so the three scans see the same rows.
 
 The quality score (0-100) is the plain mean of the components that apply (`score`):
 completeness (the share of non-null cells), uniqueness (the share of rows that are not
@@ -72,7 +74,7 @@ def kind_of(duckdb_type: str) -> str:
         return "number"
     if t == "DATE" or t.startswith("TIMESTAMP"):
         return "temporal"
-    if t == "VARCHAR" or t.startswith("ENUM"):
+    if t == "VARCHAR":
         return "text"
     if t == "BOOLEAN":
         return "boolean"
@@ -125,7 +127,7 @@ class Profile:
     table: str
     rows: int  # the rows the figures come from (the sample's, with --sample)
     table_rows: int  # the table's rows (the manifest's count when sampled)
-    sample: int | None  # the sample size asked for, when a sample was taken
+    sample: int | None  # the sample size asked for, when a sample was taken (`rows` is about it)
     columns: list[Column]
     duplicates: int
     key: list[str] | None  # duplicates are counted on these columns; None: on all of them
@@ -189,7 +191,7 @@ def profile(
         scans.fetch(
             con,
             f"CREATE OR REPLACE TEMP TABLE {source} AS "
-            f"SELECT * FROM {name} USING SAMPLE reservoir({int(sample or 0)} ROWS) REPEATABLE (42)",
+            f"SELECT * FROM {name} USING SAMPLE {100.0 * (sample or 0) / table.row_count!r}% (bernoulli, 42)",
         )
     try:
         rows, ranges = scans.aggregates(con, source, columns, exact=exact or (sample or table.row_count) <= exact_up_to)
@@ -263,7 +265,7 @@ def as_dict(p: Profile) -> dict[str, Any]:
         "table_rows": p.table_rows,
         "sample": p.sample,
         "columns": [column(c) for c in p.columns],
-        "duplicates": {"rows": p.duplicates, "on": p.key or "all columns"},
+        "duplicates": {"rows": p.duplicates, "on": p.key or [c.name for c in p.columns]},
         "last_run_at": p.last_run_at.isoformat(),
         "age_hours": p.age_hours,
         "checks": p.checks,

@@ -48,7 +48,8 @@ def value_text(value: Any) -> str:
 def age(hours: float) -> str:
     """How long ago, for people: '40 minutes', '5.2 hours', '3.1 days'."""
     if hours < 1:
-        return f"{max(hours * 60, 0):.0f} minutes"
+        minutes = round(max(hours * 60, 0))
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
     if hours < 48:
         return f"{hours:.1f} hours"
     return f"{hours / 24:.1f} days"
@@ -95,6 +96,7 @@ def report(p: Profile) -> None:
     and one of text and boolean columns."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     width = None if sys.stdout.isatty() else 10_000
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
@@ -108,7 +110,7 @@ def report(p: Profile) -> None:
         for c in measured:
             q = c.quantiles
             table.add_row(
-                c.name,
+                Text(c.name),
                 c.type,
                 number(c.nulls),
                 number(c.null_pct, 2),
@@ -130,7 +132,8 @@ def report(p: Profile) -> None:
         for c in texts:
             length = "/".join(number(c.length.get(k), 1) for k in ("min", "mean", "max")) if c.length else ""
             top = ", ".join(f"{v} ({number(n)})" for v, n in c.top[:5])
-            table.add_row(c.name, c.type, number(c.nulls), number(c.null_pct, 2), distinct(c), length, top)
+            # Text(): a value like "[red]" is data, not markup
+            table.add_row(Text(c.name), c.type, number(c.nulls), number(c.null_pct, 2), distinct(c), length, Text(top))
         console.print(table)
     sys.stdout.flush()
 

@@ -41,7 +41,7 @@ def inspect(
             "--sample",
             metavar="N",
             min=1,
-            help="Profile a random sample of N rows: faster on huge tables, the figures are estimates.",
+            help="Profile a random sample of about N rows: faster on huge tables, the figures are estimates.",
         ),
     ] = None,
     key: Annotated[
