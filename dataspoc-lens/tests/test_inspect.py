@@ -173,6 +173,32 @@ def test_duplicates_on_a_key(lens, sales):
     assert by_id["duplicates"]["rows"] == 25
 
 
+@pytest.mark.parametrize("exact_up_to", [1_000_000, 0])  # exact distinct counts, then HyperLogLog's
+def test_duplicates_when_a_column_is_unique_or_nearly(local_lake, exact_up_to):
+    import pyarrow as pa
+
+    n = 1000
+    tables = {
+        "unique": {"id": list(range(n)), "v": [i % 3 for i in range(n)]},
+        # one id repeated, yet every row differs: the one-column check must not settle it
+        "nearly": {"id": [*range(n - 1), 0], "v": list(range(n))},
+        # the same id and the same row twice
+        "twice": {"id": [*range(n - 1), 0], "v": [i % 3 for i in range(n - 1)] + [0]},
+        # unique ids, with a NULL among them: rows equal on the other columns stay possible
+        "nulls": {"id": [None, None, *range(n - 2)], "v": [1, 1, *range(n - 2)]},
+    }
+    for name, columns in tables.items():
+        local_lake.add("gold", "lab", name, {None: pa.table({k: pa.array(v, pa.int64()) for k, v in columns.items()})})
+    local_lake.manifest()
+    for name in tables:
+        con = plain(local_lake, name)
+        got = profile(local_lake, name, exact_up_to=exact_up_to)
+        assert got.duplicates == one(con, "SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM t)) FROM t")
+        on_id = profile(local_lake, name, exact_up_to=exact_up_to, key=["id"])
+        assert on_id.duplicates == one(con, "SELECT sum(n - 1) FROM (SELECT count(*) AS n FROM t GROUP BY id)")
+    assert [profile(local_lake, name).duplicates for name in tables] == [0, 0, 1, 1]
+
+
 def profile(lake, table: str, now: datetime = NOW, **options) -> inspect.Profile:
     """The core, without the CLI: a fixed `now` for freshness."""
     found = catalog.load(Bucket(lake.url))

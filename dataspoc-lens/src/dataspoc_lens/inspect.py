@@ -9,7 +9,11 @@ The figures come from three DuckDB scans (inspect_scans.py):
 2. One GROUP BY GROUPING SETS with a set per text or boolean column (its top values, counted
    exactly, and its exact distinct count) and a set per number or date column (its histogram
    bin, the bins chosen from the ranges scan 1 found).
-3. One SELECT DISTINCT over every column, or over `--key`, for the duplicate rows.
+3. One SELECT DISTINCT over every column, or over `--key`, for the duplicate rows; skipped
+   when one of those columns has no NULL and as many distinct values as there are rows (then
+   no two rows can be equal). A column HyperLogLog finds nearly unique is first checked with a
+   one-column DISTINCT (a tenth of the cost on the benchmark table), which settles it when it
+   is unique.
 
 Measured on a 10M-row, 20-column table (bench/inspect_lens.py): the three scans together take
 about as long as DuckDB's own SUMMARIZE; folding 3 into 1 or 2 is slower (DuckDB runs DISTINCT
@@ -41,6 +45,8 @@ from dataspoc_lens.errors import UnknownColumn
 from dataspoc_lens.views import ident
 
 if TYPE_CHECKING:
+    import duckdb
+
     from dataspoc_lens.contract.models import Table
     from dataspoc_lens.session import Queries
 
@@ -197,7 +203,7 @@ def profile(
         rows, ranges = scans.aggregates(con, source, columns, exact=exact or (sample or table.row_count) <= exact_up_to)
         if rows:
             scans.values(con, source, columns, ranges)
-        duplicates = rows - scans.distinct_rows(con, source, key or [c.name for c in columns]) if rows else 0
+        duplicates = _duplicates(con, source, rows, [c for c in columns if key is None or c.name in key])
     finally:
         if sampled:
             scans.fetch(con, f"DROP TABLE IF EXISTS {source}")
@@ -218,6 +224,25 @@ def profile(
         score=score(rows, len(columns), non_null, duplicates, age, table.quality.score if table.quality else None),
         inspected_at=now,
     )
+
+
+NEARLY_UNIQUE = 0.97  # HyperLogLog's count, of rows, above which a column may be unique
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, source: str, rows: int, columns: list[Column]) -> int:
+    """Rows beyond the first of each group of rows equal on `columns` (NULLs equal)."""
+    from dataspoc_lens import inspect_scans as scans
+
+    if rows == 0:
+        return 0
+    if any(c.nulls == 0 and c.distinct == rows and c.distinct_exact for c in columns):
+        return 0
+    candidates = [c for c in columns if c.nulls == 0 and not c.distinct_exact and c.distinct >= NEARLY_UNIQUE * rows]
+    if candidates:
+        likeliest = max(candidates, key=lambda c: c.distinct)
+        if scans.distinct_rows(con, source, [likeliest.name]) == rows:
+            return 0
+    return rows - scans.distinct_rows(con, source, [c.name for c in columns])
 
 
 def edge(c: Column, value: float) -> Any:
