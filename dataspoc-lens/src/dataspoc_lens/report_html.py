@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dataspoc_lens import __version__
 from dataspoc_lens.errors import UsageError
-from dataspoc_lens.inspect import Column, Profile, edge
+from dataspoc_lens.inspect import INTEGERS, Column, Profile, edge
 from dataspoc_lens.report_text import age, distinct, duplicates_line, number, value_text
 
 BAR, NULL, DISTINCT, TRACK = "#3f6fd1", "#c2571a", "#2d8a6e", "#e9edf1"
@@ -247,6 +247,8 @@ def _histogram(c: Column) -> str:
     gap = 1 if len(c.histogram) > 1 else 0
     step = width / len(c.histogram)
     largest = max(b.count for b in c.histogram) or 1
+    # integers and dates: a bin's last value is one unit before its end
+    unit = 1.0 if c.type.upper() in INTEGERS else 86400.0 if c.type.upper() == "DATE" else 0.0
     out = [
         f'<svg class="chart histogram" width="{width}" height="{height + bottom}" '
         f'viewBox="0 0 {width} {height + bottom}" role="img" aria-label="histogram of {html.escape(c.name)}">'
@@ -255,7 +257,7 @@ def _histogram(c: Column) -> str:
         h = height * b.count / largest
         if b.count > 0:
             h = max(h, 1.5)
-        low, high = _edge_text(c, b.low), _edge_text(c, b.high)
+        low, high = _edge_text(c, b.low), _edge_text(c, b.high - unit)
         what = low if c.discrete else f"{low} to {high}"
         out.append(
             f'<rect class="bar" data-count="{b.count}" x="{i * step:.2f}" y="{height - h:.2f}" '
@@ -263,12 +265,12 @@ def _histogram(c: Column) -> str:
             f"<title>{html.escape(f'{what}: {number(b.count)}')}</title></rect>"
         )
     out.append(f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#9aa5b1"/>')
-    first, last = c.histogram[0], c.histogram[-1]
-    end = last.low if c.discrete else last.high  # one bin per value: the last value, not its bin's end
-    out.append(f'<text class="axis" x="0" y="{height + 13}">{html.escape(_edge_text(c, first.low))}</text>')
-    out.append(
-        f'<text class="axis" x="{width}" y="{height + 13}" text-anchor="end">{html.escape(_edge_text(c, end))}</text>'
-    )
+    # under the ends: the smallest and largest value (the last bin of integers and dates ends past it)
+    first, last = _edge_text(c, c.histogram[0].low), _edge_text(c, c.histogram[-1].high)
+    if c.type.upper() in INTEGERS or c.type.upper() == "DATE":
+        first, last = value_text(c.min), value_text(c.max)
+    out.append(f'<text class="axis" x="0" y="{height + 13}">{html.escape(first)}</text>')
+    out.append(f'<text class="axis" x="{width}" y="{height + 13}" text-anchor="end">{html.escape(last)}</text>')
     out.append("</svg>")
     return "".join(out)
 
