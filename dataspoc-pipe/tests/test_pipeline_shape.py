@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime, timezone
 
 from conftest import PIPE, one_csv_pipeline, read_bucket_json, table_rows, write_project
 from dataspoc_pipe.errors import ExitCode
@@ -67,7 +68,7 @@ def test_unknown_fields_in_the_manifest_are_kept(pipe, tmp_path):
     raw, gold = sorted(after["tables"], key=lambda t: t["layer"] != "raw")
     assert raw["freshness_sla"] == "1d" and raw["partitions"][0]["files"][0]["checksum"] == "abc"
     assert raw["row_count"] == 2 and gold["lens_only"] is True
-    assert after["contract_version"] == "1.2"
+    assert after["contract_version"] == "1.4"
 
 
 def test_dry_run_reads_and_writes_nothing(pipe, tmp_path):
@@ -117,7 +118,12 @@ def test_a_second_run_of_the_same_pipeline_waits_its_turn(pipe, tmp_path):
 
         lock.write_text(
             json.dumps(
-                {"owner": "x", "host": socket.gethostname(), "pid": sleeper.pid, "at": "2026-11-24T00:00:00+00:00"}
+                {
+                    "owner": "x",
+                    "host": socket.gethostname(),
+                    "pid": sleeper.pid,
+                    "at": datetime.now(timezone.utc).isoformat(),  # fresh: only its holder's end frees it
+                }
             )
         )
         busy = pipe("run", "orders")
@@ -282,8 +288,12 @@ def test_vacuum_keeps_logs_for_their_retention_and_always_the_newest(pipe, tmp_p
     logs = tmp_path / "bucket" / ".dataspoc" / "logs" / "orders"
     assert len(list(logs.glob("*.json"))) == 2
     assert pipe("vacuum", "--json").json()["logs"] == []  # 90 days by default
-    swept = pipe("vacuum", "--keep-logs", "0", "--json").json()
-    assert len(swept["logs"]) == 1 and len(list(logs.glob("*.json"))) == 1  # the newest (and committed) stays
+    # a log that wrote a file the manifest lists stays: `manifest rebuild` replays it
+    assert pipe("vacuum", "--keep-logs", "0", "--json").json()["logs"] == []
+    assert pipe("compact", "raw/shop/orders").code == ExitCode.OK  # both files become one
+    swept = pipe("vacuum", "--keep-logs", "0", "--retain", "0", "--json").json()
+    # the first run's log goes; the second (the state names it) and the compaction's stay
+    assert len(swept["logs"]) == 1 and len(list(logs.glob("*.json"))) == 2
     assert pipe("run", "orders", "--json").json()[0]["status"] == "no_new_data"
 
 
@@ -297,6 +307,7 @@ def test_the_project_sets_how_long_logs_are_kept(pipe, tmp_path):
     path = tmp_path / "dataspoc-pipe.yaml"
     document = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**document, "keep_logs": "0s"}))
+    assert pipe("compact", "raw/shop/orders").code == ExitCode.OK  # the first run's file is replaced
     assert len(pipe("vacuum", "--json").json()["logs"]) == 1
     path.write_text(yaml.safe_dump({**document, "keep_logs": "soon"}))
     bad = pipe("vacuum")

@@ -455,9 +455,13 @@ def compact(
     location = compacting.parse_location(table)
     target.check_exists()
     with ExitStack() as stack:
-        for name in _writers_of(loaded, location):
+        writers = _writers_of(loaded, location)
+        for name in writers:
             stack.enter_context(runner.running(target, name))
-        plan = compacting.compact(target, location, compacting.parse_partition(partition), dry_run=dry_run)
+        owner = writers[0] if len(writers) == 1 else None
+        plan = compacting.compact(
+            target, location, compacting.parse_partition(partition), dry_run=dry_run, pipeline=owner
+        )
     if as_json:
         console.out(json.dumps(plan.document(dry_run), indent=2))
     if not plan.partitions:
@@ -629,13 +633,62 @@ def logs(
         render.logs_table(name, runs)
 
 
-@command("dataspoc-pipe manifest | jq '.tables[].location'")
-def manifest(project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
+manifest_app = typer.Typer(
+    help="The bucket's catalog, .dataspoc/manifest.json: print it, or rebuild it from the run logs.",
+    rich_markup_mode=None,
+    epilog=epilog("dataspoc-pipe manifest | jq '.tables[].location'", "dataspoc-pipe manifest rebuild --dry-run"),
+)
+app.add_typer(manifest_app, name="manifest")
+
+
+@manifest_app.callback(invoke_without_command=True)
+@diagnostics.reporting
+def manifest(ctx: typer.Context, project: ProjectOpt = None, bucket: BucketOpt = None) -> None:
     """Print the bucket's catalog, .dataspoc/manifest.json, on stdout."""
+    if ctx.invoked_subcommand is not None:
+        return
     from dataspoc_pipe import catalog
 
     _, _loaded, target = _context(project, bucket, need_project=False)
     console.out(json.dumps(catalog.read_document(target), indent=2))
+
+
+@manifest_app.command(
+    "rebuild", epilog=epilog("dataspoc-pipe manifest rebuild", "dataspoc-pipe manifest rebuild --dry-run --json")
+)
+@diagnostics.reporting
+def manifest_rebuild(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the rebuilt tables; write nothing.")] = False,
+    as_json: JsonOpt = False,
+    project: ProjectOpt = None,
+    bucket: BucketOpt = None,
+) -> None:
+    """Recreate a lost or damaged manifest from the run logs and the files they name.
+
+    Every successful run (extract, transform, compaction) is replayed in time order, so each raw
+    and curated table gets back its files, rows, replaced files and schema history. Gold and ML
+    tables are kept from the damaged manifest when it can still be read; otherwise run
+    `dataspoc-lens transform run --full` and `dataspoc-ml predict` again. The old file is kept
+    beside it as .dataspoc/manifest.before-rebuild-<time>.json.
+    """
+    from dataspoc_pipe import rebuild
+
+    _, _loaded, target = _context(project, bucket, need_project=False)
+    result = rebuild.rebuild(target, dry_run=dry_run)
+    if as_json:
+        console.out(json.dumps(result.summary(), indent=2))
+    verb = "would rebuild" if dry_run else "rebuilt"
+    rows = sum(t["row_count"] for t in result.document["tables"] if t.get("layer") in rebuild.PIPE_LAYERS)
+    console.say(
+        f"{verb} the manifest from {result.runs} runs: "
+        f"{sum(1 for t in result.document['tables'] if t.get('layer') in rebuild.PIPE_LAYERS)} tables, {rows:,} rows"
+        + (f"; kept {len(result.kept)} gold/ml tables" if result.kept else "")
+    )
+    if result.missing:
+        console.warn(
+            f"{len(result.missing)} file(s) the runs wrote are gone from the bucket, e.g. {result.missing[0]}: "
+            "restore them, or rerun the pipelines that wrote them"
+        )
 
 
 state_app = typer.Typer(

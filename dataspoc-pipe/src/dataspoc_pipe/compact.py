@@ -72,7 +72,9 @@ def compact(
     partition: dict[str, str] | None = None,
     dry_run: bool = False,
     small_bytes: int = SMALL_BYTES,
+    pipeline: str | None = None,
 ) -> Plan:
+    """`pipeline`: whose logs record the compaction (default: the pipeline whose runs wrote the table)."""
     manifest = catalog.load(bucket)
     table = manifest.find(location)
     if table is None:
@@ -117,6 +119,8 @@ def compact(
         for _values, _paths, out, _newest in written:
             for w in out:
                 bucket.publish_file(w.local_path, w.rel_path)
+    # the log before the manifest, as every commit: a manifest rebuilt from the logs replays it
+    _log(bucket, pipeline or runlog.owner(bucket, location), location, written, plan)
     catalog.update(bucket, lambda document: _replace(document, location, written, plan.run_id))
     for entry, (_values, _paths, out, _newest) in zip(plan.partitions, written):
         entry["written"] = [{"path": w.rel_path, "rows": w.rows, "bytes": w.bytes} for w in out]
@@ -143,6 +147,27 @@ def _rows_of(bucket: Bucket, files: list):
         yield from engine.batches(con, sql, what)
     finally:
         con.close()
+
+
+def _log(bucket: Bucket, pipeline: str | None, location: str, written: list, plan: Plan) -> None:
+    from dataspoc_pipe.contract.models import LoggedFile, LoggedTable
+
+    if pipeline is None:
+        return  # no run of any pipeline wrote the table (it was written by hand): nothing to replay
+    files = [
+        LoggedFile(path=w.rel_path, rows=w.rows, bytes=w.bytes, partition=dict(values))
+        for values, _paths, out, _newest in written
+        for w in out
+    ]
+    replaces = [path for _values, paths, _out, _newest in written for path in paths]
+    table = LoggedTable(
+        location=location, rows=sum(f.rows for f in files), files=files, mode="compact", replaces=replaces
+    )
+    started = datetime.strptime(plan.run_id[:19], "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
+    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    runlog.save(
+        bucket, runlog.build(plan.run_id, pipeline, "success", started, max(elapsed, 0.0), [table], step="compact")
+    )
 
 
 def _replace(document: dict[str, Any], location: str, written: list, run_id: str) -> dict[str, Any]:

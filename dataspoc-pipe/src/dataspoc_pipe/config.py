@@ -97,7 +97,9 @@ class Project(Strict):
     @classmethod
     def _not_reserved(cls, value: dict) -> dict:
         if RESERVED_PIPELINE in value:
-            raise ValueError(f"'{RESERVED_PIPELINE}' may not name a pipeline: {LENS_LOGS} holds dataspoc-lens's run logs")
+            raise ValueError(
+                f"'{RESERVED_PIPELINE}' may not name a pipeline: {LENS_LOGS} holds dataspoc-lens's run logs"
+            )
         return value
 
     @model_validator(mode="after")
@@ -131,7 +133,9 @@ def check_name(value: str, what: str) -> str:
             "letters, digits or underscores (at most 63 characters)"
         )
     if what == "pipeline name" and value == RESERVED_PIPELINE:
-        raise InvalidName(f"'{value}' may not name a pipeline: {LENS_LOGS} holds dataspoc-lens's run logs; pick another")
+        raise InvalidName(
+            f"'{value}' may not name a pipeline: {LENS_LOGS} holds dataspoc-lens's run logs; pick another"
+        )
     return value
 
 

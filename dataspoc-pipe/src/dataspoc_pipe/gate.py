@@ -55,8 +55,8 @@ def logged_rows(bucket: Bucket, pipeline: str, location: str, wanted: int = 2) -
     found: list[int] = []
     for run_id in reversed(runlog.run_ids(bucket, pipeline)[-200:]):
         log = runlog.load(bucket, pipeline, run_id)
-        if log is None or log.status != "success":
-            continue
+        if log is None or log.status != "success" or log.step == "compact":
+            continue  # a compaction moves rows, it writes none
         rows = [t.rows for t in log.tables if t.location == location]
         if rows:
             found.append(rows[0])

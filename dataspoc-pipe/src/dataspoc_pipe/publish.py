@@ -219,7 +219,7 @@ def recover(bucket: Bucket, pipeline: str, previous: State | None) -> list[str]:
                 namespace=namespace,
                 name=name,
                 partition_by=PARTITION_BY,
-                columns=_columns_from_files(bucket, logged),
+                columns=columns_from_files(bucket, logged),
                 logged=logged,
                 primary_key=logged.primary_key,
             )
@@ -229,7 +229,7 @@ def recover(bucket: Bucket, pipeline: str, previous: State | None) -> list[str]:
     return [run.location for run in runs]
 
 
-def _columns_from_files(bucket: Bucket, logged: LoggedTable):
+def columns_from_files(bucket: Bucket, logged: LoggedTable, partition_by: list[str] | None = None):
     """The columns of every file of the run, unified (a run may widen its table midway)."""
     if not logged.files:
         return None
@@ -240,7 +240,7 @@ def _columns_from_files(bucket: Bucket, logged: LoggedTable):
     for f in logged.files:
         with bucket.fs.open(bucket.full(f.path), "rb") as handle:
             schemas.append(pq.read_schema(handle))
-    return catalog.columns_of(pa.unify_schemas(schemas, promote_options="permissive"), PARTITION_BY)
+    return catalog.columns_of(pa.unify_schemas(schemas, promote_options="permissive"), partition_by or PARTITION_BY)
 
 
 def _cut_short(bucket: Bucket, pipeline: str, previous: State | None) -> None:
@@ -251,7 +251,7 @@ def _cut_short(bucket: Bucket, pipeline: str, previous: State | None) -> None:
     if newest is None or (previous is not None and newest <= previous.last_run_id):
         return
     log = runlog.load(bucket, pipeline, newest)
-    if log is None or log.status != "success" or log.step == "check":
+    if log is None or log.status != "success" or log.step in ("check", "compact"):
         return
     error = RunError(
         kind="CutShort",

@@ -72,3 +72,26 @@ def run_ids(bucket: Bucket, pipeline: str) -> list[str]:
     """Run ids of a pipeline, oldest first (run ids sort by time)."""
     names = [p.rsplit("/", 1)[-1] for p in bucket.list(log_dir(pipeline))]
     return sorted(n[: -len(".json")] for n in names if n.endswith(".json"))
+
+
+def pipelines(bucket: Bucket) -> list[str]:
+    """Every pipeline with run logs (`lens/` holds dataspoc-lens's, not a pipeline's)."""
+    from dataspoc_pipe.config import RESERVED_PIPELINE
+    from dataspoc_pipe.contract import LOGS_DIR
+
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in bucket.list(LOGS_DIR)]
+    return sorted(n for n in names if n != RESERVED_PIPELINE and not n.endswith(".json"))
+
+
+def owner(bucket: Bucket, location: str) -> str | None:
+    """The pipeline whose newest successful run wrote `location`."""
+    found: tuple[str, str] | None = None
+    for pipeline in pipelines(bucket):
+        for run_id in reversed(run_ids(bucket, pipeline)):
+            if found is not None and run_id <= found[0]:
+                break
+            log = load(bucket, pipeline, run_id)
+            if log is not None and log.status == "success" and any(t.location == location for t in log.tables):
+                found = (run_id, pipeline)
+                break
+    return found[1] if found else None

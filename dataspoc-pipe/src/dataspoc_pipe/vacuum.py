@@ -184,14 +184,15 @@ def _modified(info: dict[str, Any]) -> datetime | None:
 
 
 def old_logs(bucket: Bucket, keep: timedelta, now: datetime) -> list[str]:
-    """Run logs older than `keep`, but never a pipeline's newest log nor the one its state names
-    (recovery reads it)."""
-    from dataspoc_pipe import runlog, state
+    """Run logs older than `keep`, but never a pipeline's newest log, the one its state names
+    (recovery reads it), nor one that wrote a file the manifest still lists (`manifest rebuild`
+    replays it)."""
+    from dataspoc_pipe import catalog, runlog, state
     from dataspoc_pipe.contract import log_path
 
+    listed = {f.path for t in catalog.load(bucket).tables for f in t.files}
     found = []
-    for folder in bucket.list(".dataspoc/logs"):
-        pipeline = folder.rsplit("/", 1)[-1]
+    for pipeline in runlog.pipelines(bucket):
         ids = runlog.run_ids(bucket, pipeline)
         saved = state.load(bucket, pipeline)
         spared = {ids[-1]} if ids else set()
@@ -199,6 +200,10 @@ def old_logs(bucket: Bucket, keep: timedelta, now: datetime) -> list[str]:
             spared.add(saved.last_run_id)
         for run_id in ids:
             started = datetime.strptime(run_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
-            if run_id not in spared and now - started >= keep:
-                found.append(log_path(pipeline, run_id))
+            if run_id in spared or now - started < keep:
+                continue
+            log = runlog.load(bucket, pipeline, run_id)
+            if log is not None and any(f.path in listed for t in log.tables for f in t.files):
+                continue
+            found.append(log_path(pipeline, run_id))
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CONTRACT_VERSION = "1.2"
+CONTRACT_VERSION = "1.4"
 SUPPORTED_MAJOR = 1
 SCHEMAS = Path(__file__).parent / "schemas"
 
@@ -21,8 +21,11 @@ def run_lock_path(pipeline: str) -> str:
     return f".dataspoc/state/{pipeline}/run.lock"
 
 
+LOGS_DIR = ".dataspoc/logs"
+
+
 def log_dir(pipeline: str) -> str:
-    return f".dataspoc/logs/{pipeline}"
+    return f"{LOGS_DIR}/{pipeline}"
 
 
 def log_path(pipeline: str, run_id: str) -> str:

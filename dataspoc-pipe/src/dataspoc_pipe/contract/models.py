@@ -214,14 +214,16 @@ class LoggedFile(Doc):
 
 
 WriteMode = Literal["append", "overwrite", "overwrite_partitions", "merge"]
+LoggedMode = Literal["append", "overwrite", "overwrite_partitions", "merge", "compact"]  # compact since 1.4
 
 
 class LoggedTable(Doc):
     location: Annotated[str, Field(pattern=LOCATION_PATTERN)]
     rows: Count
     files: list[LoggedFile]
-    mode: WriteMode | None = None  # absent: append
+    mode: LoggedMode | None = None  # absent: append
     primary_key: list[str] | None = None
+    replaces: list[Annotated[str, Field(pattern=FILE_PATTERN)]] | None = None  # 1.4, mode compact
 
 
 CheckKind = Literal[
@@ -239,7 +241,7 @@ CheckKind = Literal[
 Severity = Literal["warn", "error"]
 
 
-Step = Literal["extract", "transform", "check"]
+Step = Literal["extract", "transform", "check", "compact"]  # compact since 1.4
 
 
 class CheckResult(Doc):
