@@ -112,7 +112,7 @@ class Column:
     stddev: float | None = None
     quantiles: dict[str, float | None] = field(default_factory=dict)  # p25, p50, p75
     length: dict[str, float | None] = field(default_factory=dict)  # text: min, max, mean
-    top: list[tuple[str, int]] = field(default_factory=list)  # text and booleans, most frequent first
+    top: list[tuple[str, int]] = field(default_factory=list)  # text and booleans: most frequent first, ties by value
     histogram: list[Bin] = field(default_factory=list)  # numbers and dates
     discrete: bool = False  # one histogram bin per value (integers and dates of a short span)
 

@@ -166,7 +166,7 @@ def values(con: duckdb.DuckDBPyConnection, source: str, columns: list[Column], r
             FROM src GROUP BY GROUPING SETS ({", ".join(f"({a})" for a in alias)})
         )
         SELECT tag, count(v),
-               max_by({{'v': v, 'n': n}}, n, {TOP}) FILTER (WHERE v IS NOT NULL),
+               min_by({{'v': v, 'n': n}}, (-n, v), {TOP}) FILTER (WHERE v IS NOT NULL),
                list({{'b': b, 'n': n}}) FILTER (WHERE b IS NOT NULL)
         FROM g GROUP BY tag
     """
