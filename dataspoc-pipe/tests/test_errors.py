@@ -59,7 +59,10 @@ def test_lens_is_reserved_as_a_pipeline_name(pipe, tmp_path):
     result = pipe("add", "lens", "--path", "x.csv", "--source", "shop")
     assert_one_line_error(result, ExitCode.USAGE, "'lens'", ".dataspoc/logs/lens/")
     project = tmp_path / "dataspoc-pipe.yaml"
-    project.write_text(project.read_text() + "pipelines:\n  lens:\n    source: {kind: csv, path: x.csv}\n    target: {namespace: shop}\n")
+    project.write_text(
+        project.read_text()
+        + "pipelines:\n  lens:\n    source: {kind: csv, path: x.csv}\n    target: {namespace: shop}\n"
+    )
     result = pipe("run", "lens")
     assert result.code == ExitCode.USAGE, result.stderr
     assert "'lens' may not name a pipeline" in result.stderr
@@ -152,3 +155,39 @@ def test_reserved_dt_column(pipe, tmp_path):
     pipe("init")
     pipe("add", "orders", "--path", "data/orders-*.csv", "--source", "shop")
     assert_one_line_error(pipe("run", "orders"), ExitCode.DATA, "'dt' is reserved")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "raw/shop/orders/../../../outside.parquet",
+        "/etc/outside.parquet",
+        "raw/shop/customers/dt=2026-11-22/part-x.parquet",
+    ],
+)
+def test_a_manifest_path_outside_its_table_is_never_read_or_deleted(pipe, tmp_path, bad):
+    """A hand-edited or hostile manifest cannot make Pipe read or delete a file outside the
+    table's own folder: vacuum and runs refuse it, naming the entry, and change nothing."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("id\n1\n")
+    pipe("init")
+    pipe("add", "orders", "--path", "data/*.csv", "--source", "shop")
+    assert pipe("run", "orders").code == ExitCode.OK
+    outside = tmp_path / "outside.parquet"
+    outside.write_bytes(b"PAR1 precious PAR1")
+    manifest = tmp_path / "bucket" / ".dataspoc" / "manifest.json"
+    document = json.loads(manifest.read_text())
+    entry = document["tables"][0]
+    entry["replaced"] = [
+        {"path": bad, "rows": 1, "bytes": 1, "replaced_by": entry["last_run_id"], "replaced_at": "2020-01-01T00:00:00Z"}
+    ]
+    manifest.write_text(json.dumps(document))
+
+    swept = pipe("vacuum", "--retain", "0", "--json")
+    named = (bad, "tables.0.replaced.0.path")  # the value, or where it is when the schema refuses it
+    assert swept.code == ExitCode.DATA and any(n in swept.stderr for n in named) and swept.stdout == ""
+    assert outside.read_bytes() == b"PAR1 precious PAR1"
+    (tmp_path / "data" / "b.csv").write_text("id\n2\n")
+    refused = pipe("run", "orders")
+    assert refused.code == ExitCode.DATA
+    assert any(n in refused.stderr for n in named) and len(refused.stderr.strip().splitlines()) == 1

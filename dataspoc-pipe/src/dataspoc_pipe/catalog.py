@@ -24,16 +24,40 @@ from dataspoc_pipe.contract.models import (
     SchemaChange,
     parse,
 )
+from dataspoc_pipe.errors import ContractError
 
 WRITER = f"dataspoc-pipe/{__version__}"
 
 
 def load(bucket: Bucket) -> Manifest:
+    """The manifest, checked: no file it lists, or lists as replaced, lies outside its table."""
     document = bucket.read_json(MANIFEST_PATH)
     if document is None:
         bucket.check_exists()
         return Manifest(contract_version=CONTRACT_VERSION, updated_at=datetime.now(timezone.utc), tables=[])
-    return parse("manifest", document, bucket.display(MANIFEST_PATH))
+    manifest = parse("manifest", document, bucket.display(MANIFEST_PATH))
+    for table in manifest.tables:
+        for path in [f.path for f in table.files] + [r.path for r in table.replaced or []]:
+            problem = path_problem(table.location, path)
+            if problem:
+                raise ContractError(
+                    f"{bucket.display(MANIFEST_PATH)} lists file '{path}' for table {table.location}, which "
+                    f"{problem}; refusing to read or delete it: fix the entry, or run `dataspoc-pipe manifest rebuild`"
+                )
+    return manifest
+
+
+def path_problem(location: str, path: str) -> str | None:
+    """Why a path a manifest lists for `location` may not be used, or None when it is safe: it
+    must be bucket-relative, inside the table's folder, without `.` or `..` segments."""
+    if path.startswith(("/", "\\")) or "://" in path or (len(path) > 1 and path[1] == ":"):
+        return "is absolute"
+    segments = path.replace("\\", "/").split("/")
+    if any(s in ("..", ".", "") for s in segments):
+        return "has '..', '.' or empty segments"
+    if not path.startswith(location.rstrip("/") + "/"):
+        return f"lies outside the table's folder {location}/"
+    return None
 
 
 def columns_of(schema, partition_columns: list[str]) -> list[Column]:

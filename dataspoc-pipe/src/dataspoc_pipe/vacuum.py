@@ -115,6 +115,9 @@ def _sort(document: dict[str, Any], expired, report: Report) -> None:
         if table.get("layer") not in OWN_LAYERS:
             continue
         for entry in table.get("replaced", []):
+            if catalog.path_problem(str(table.get("location")), str(entry.get("path", ""))):
+                report.kept += 1  # never delete outside the table's own folder (catalog.load names it)
+                continue
             if expired(entry):
                 path = entry["path"]
                 report.deleted.append({"location": table["location"], "path": path, "bytes": entry.get("bytes", 0)})
