@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dataspoc_lens.cli.app import NO_TABLES, BucketOption, DebugOption, command, resolve
 from dataspoc_lens.console import out, say
+
+if TYPE_CHECKING:
+    from dataspoc_lens.catalog import Catalog
 
 
 @command(
@@ -99,7 +102,7 @@ def inspect(
         report_text.report(profile)
 
 
-def _all(found, sample: int | None, exact: bool, as_json: bool) -> None:
+def _all(found: Catalog, sample: int | None, exact: bool, as_json: bool) -> None:
     """Every table's one-line summary; a table that cannot be read gets its error in its line,
     the others still run, and the command then fails."""
     import json
@@ -111,7 +114,8 @@ def _all(found, sample: int | None, exact: bool, as_json: bool) -> None:
 
     if not found.tables:
         say(NO_TABLES)
-    rows, failed = [], ExitCode.OK
+    rows: list[dict] = []
+    failed = ExitCode.OK
     with Session(found) as session:
         for table in sorted(found.tables, key=lambda t: t.qualified):
             try:
