@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -46,7 +47,8 @@ def test_lock_excludes_a_second_writer(bucket):
         pass
 
 
-def test_bad_urls():
+def test_bad_urls(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gcsfs", None)  # missing, even where the [gcs] extra is installed
     with pytest.raises(MissingBackend, match="dataspoc-pipe\\[gcs\\]"):
         _ = Bucket("gs://lake").fs
     with pytest.raises(MissingBackend, match="unknown bucket scheme"):
@@ -84,3 +86,24 @@ def test_lock_serialises_concurrent_writers(where, tmp_path, request):
         t.join()
     assert bucket.read_json("n.json") == {"n": 15}
     assert not bucket.exists("n.lock")
+
+
+@pytest.mark.parametrize("where", ["memory", "s3"])
+def test_a_lock_whose_create_answer_was_lost_is_taken(where, tmp_path, monkeypatch, request):
+    """A conditional create that lands but whose answer is lost is sent again by the client (or
+    by retrying()), and refused because the object exists: the lock there is ours, not another
+    writer's."""
+    bucket = Bucket(f"memory://{tmp_path.name}" if where == "memory" else request.getfixturevalue("s3_bucket"))
+    create = bucket.fs.pipe_file
+    lost = []
+
+    def answer_lost(path, data, **kwargs):
+        create(path, data, **kwargs)
+        if not lost:
+            lost.append(path)
+            raise ConnectionError("connection reset by peer")
+
+    monkeypatch.setattr(bucket.fs, "pipe_file", answer_lost)  # fsspec shares filesystems
+    with bucket.lock("x.lock", owner="test", timeout=1):
+        assert lost and bucket.exists("x.lock")
+    assert not bucket.exists("x.lock")

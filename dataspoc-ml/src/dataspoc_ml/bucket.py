@@ -308,9 +308,9 @@ class Bucket:
     ) -> Iterator[None]:
         """Hold a lock object while a shared document is read-modified-written.
 
-        Local buckets use an exclusive create and S3 a conditional PUT, both atomic. Other
-        object stores get a check-then-put, good enough for one scheduler per bucket; their
-        own conditional writes (GCS generation match, Azure If-None-Match) belong here.
+        The lock is taken by a create that fails when the object exists, atomic on every
+        store: an exclusive create on a local disk, and each object store's conditional write
+        (S3 `If-None-Match: *`, GCS `ifGenerationMatch=0`, Azure `If-None-Match: *`).
         A lock is taken to be left by a crash, and broken, when it is older than `stale_after`
         seconds, or when it names a process of this host that no longer runs.
         """
@@ -339,15 +339,20 @@ class Bucket:
 
     def _try_lock(self, rel: str, body: bytes, stale_after: float) -> bool:
         """Take the lock if free; a stale lock is broken and the lock taken in the same try."""
-        return self._create_lock(rel, body, stale_after) or (
-            self._break_if_stale(rel, stale_after) and self._create_lock(rel, body, stale_after)
-        )
-
-    def _break_if_stale(self, rel: str, stale_after: float) -> bool:
-        """True when the lock may be tried again at once: it is gone, or was stale and is broken."""
-        if not self.exists(rel):
+        if self._create_lock(rel, body, stale_after):
             return True
-        if not self._lock_is_stale(rel, stale_after):
+        held = self.read_bytes(rel)
+        if held == body:
+            # Our own create: its answer was lost and the client sent it again, which the store
+            # refused because the first one had made the object.
+            return True
+        return self._break_if_stale(rel, held, stale_after) and self._create_lock(rel, body, stale_after)
+
+    def _break_if_stale(self, rel: str, held: bytes | None, stale_after: float) -> bool:
+        """True when the lock may be tried again at once: it is gone, or was stale and is broken."""
+        if held is None:
+            return True
+        if not self._lock_is_stale(rel, held, stale_after):
             return False
         if self.is_local:
             Path(self.full(rel)).unlink(missing_ok=True)
@@ -366,35 +371,33 @@ class Bucket:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)
             return True
-        if self.scheme == "s3":
-            # A conditional PUT (If-None-Match: *) is as atomic as the local exclusive create.
-            def create() -> bool:
-                try:
-                    self.fs.pipe_file(self.full(rel), body, mode="create")
-                    return True
-                except FileExistsError:
-                    return False
 
-            return self._retrying(create, f"take the lock {self.display(rel)}")
-        if self.exists(rel):
-            return False
-        self.write_bytes(rel, body)
-        return True
+        # fsspec's mode="create" is the store's conditional write: s3fs sends If-None-Match: *,
+        # gcsfs ifGenerationMatch=0, adlfs If-None-Match: * (upload_blob(overwrite=False)); each
+        # raises FileExistsError when another writer's lock is there.
+        def create() -> bool:
+            try:
+                self.fs.pipe_file(self.full(rel), body, mode="create")
+                return True
+            except FileExistsError:
+                return False
 
-    def _lock_is_stale(self, rel: str, stale_after: float) -> bool:
-        """True when the lock there is older than `stale_after` seconds or names a process of
+        return self._retrying(create, f"take the lock {self.display(rel)}")
+
+    def _lock_is_stale(self, rel: str, held: bytes, stale_after: float) -> bool:
+        """True when the lock `held` is older than `stale_after` seconds or names a process of
         this host that has ended."""
         try:
-            existing = self.read_json(rel)
-        except ContractError:  # a local lock being written this instant, or cut short by a crash
+            existing = json.loads(held)
+        except ValueError:
+            existing = None
+        if not isinstance(existing, dict):  # a local lock being written this instant, or cut short by a crash
             if not self.is_local:
                 return True  # object stores write whole objects: this one is corrupt
             try:
                 return time.time() - Path(self.full(rel)).stat().st_mtime > stale_after
             except FileNotFoundError:
                 return False
-        if existing is None:
-            return False  # released meanwhile: nothing to break, the next try may take it
         if existing.get("host") == socket.gethostname() and isinstance(existing.get("pid"), int):
             try:
                 os.kill(existing["pid"], 0)
