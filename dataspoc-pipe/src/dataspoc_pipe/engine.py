@@ -45,7 +45,14 @@ def connect(bucket: Bucket) -> duckdb.DuckDBPyConnection:
 
 
 def path_of(bucket: Bucket, rel: str) -> str:
-    return bucket.full(rel) if bucket.is_local else bucket.display(rel)
+    """A bucket file as DuckDB names it. A file of a registered filesystem is named by the
+    filesystem's first protocol whatever the URL said (`abfs://` for an `az://` bucket), so the
+    paths given to read_parquet and the FILE_COLUMN it reports compare equal."""
+    if bucket.is_local:
+        return bucket.full(rel)
+    protocol = bucket.fs.protocol
+    first = protocol if isinstance(protocol, str) else protocol[0]
+    return f"{first}://{bucket.full(rel)}"
 
 
 def files_view(
