@@ -140,10 +140,12 @@ def _access(
         def remote_path(rel: str) -> str:
             return copies.get(rel) or bucket.display(rel)
 
-        # fsspec may hand DuckDB the expanded paths with a leading slash (memory://)
+        # DuckDB names a globbed file by the filesystem's first protocol (abfs:// for an az://
+        # bucket), and fsspec may hand it the paths with a leading slash (memory://)
+        root = bucket.root.lstrip("/")
         return Access(
             remote_path,
-            [bucket.display("") + "/", f"{bucket.scheme}:///{bucket.root.lstrip('/')}/"],
+            [f"{scheme}://{slash}{root}/" for scheme in _schemes(bucket.scheme) for slash in ("", "/")],
             list(copies.values()),
         )
     if write_dir is not None:
@@ -153,6 +155,15 @@ def _access(
         register(LOCAL_PROTOCOL, _local_fs(), LOCAL_PROTOCOL, bucket.root)
         return Access(lambda rel: f"{LOCAL_PROTOCOL}://{bucket.full(rel)}", [f"{LOCAL_PROTOCOL}://{bucket.root}/"])
     return Access(bucket.full, [], [bucket.full(f) for f in files])
+
+
+def _schemes(scheme: str) -> list[str]:
+    """Every URL scheme that names the same backend as `scheme` (az, abfs, abfss), its fsspec
+    protocol first."""
+    from dataspoc_lens.bucket import BACKENDS
+
+    protocol = BACKENDS[scheme][0]
+    return [protocol, *sorted(s for s, (p, _, _) in BACKENDS.items() if p == protocol and s != protocol)]
 
 
 def _write_folder(catalogs: list[Catalog], write_dir: Path) -> str:
