@@ -34,10 +34,49 @@ READ_ONLY = re.compile(
 )
 
 
+# A Python exception raised inside the fsspec filesystem DuckDB reads through comes back as a
+# DuckDB error holding its traceback; its last line names it: "OSError: [Errno 16] Service Unavailable".
+PYTHON_FAILURE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Timeout)): (.*)$", re.M)
+STORAGE_FAILURES = (
+    "OSError",
+    "IOError",
+    "ConnectionError",
+    "TimeoutError",
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ClientError",
+    "ClientOSError",
+    "ServerDisconnectedError",
+    "ConnectionResetError",
+    "BrokenPipeError",
+    "HTTPClientError",
+)
+
+
+def _storage_failure(exc: Exception) -> Exception | None:
+    """The storage error a filesystem raised under DuckDB, or None when it was something else."""
+    text = str(exc)
+    if "Traceback (most recent call last)" not in text:
+        return None
+    found = PYTHON_FAILURE.findall(text)
+    if not found:
+        return None
+    name, detail = found[-1]
+    if name.rsplit(".", 1)[-1] not in STORAGE_FAILURES:
+        return None
+    if name.rsplit(".", 1)[-1] in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionError"):
+        return BucketUnreachable(f"cannot reach the bucket: {detail.strip()}; retry when it answers again")
+    return StorageError(f"the bucket failed while a table was read ({detail.strip()}); retry the command")
+
+
 def translate(exc: Exception) -> Exception:
     """Turn a DuckDB error into the LensError a person can act on."""
     import duckdb
 
+    failure = _storage_failure(exc)
+    if failure is not None:
+        return failure
     message = one_line(str(exc))
     refused = READ_ONLY.search(message)
     if refused or isinstance(exc, getattr(duckdb, "PermissionException", ())):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from dataspoc_lens.catalog import Catalog
 from dataspoc_lens.contract.models import Table
 from dataspoc_lens.duckdb_types import duckdb_type
-from dataspoc_lens.errors import BucketUnreachable
+from dataspoc_lens.errors import StorageError
 from dataspoc_lens.translate import one_line, translate
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _create(
         con.execute(f"CREATE VIEW {view} AS {view_sql(table, catalog, path_of)}")
     except duckdb.Error as exc:
         problem = translate(exc)
-        if isinstance(problem, BucketUnreachable):
+        if isinstance(problem, StorageError):  # the bucket failed, not the table: a retry may help
             raise problem from exc
         reason = _unreadable_reason(table, catalog, one_line(str(exc)))
         con.execute(f"CREATE VIEW {view} AS {_unreadable_view_sql(table, reason)}")
@@ -122,6 +122,7 @@ def mount(
 ) -> None:
     """Create the views: all of them, or only those `needed` names; skip, and add to `done`,
     the names mounted already (qualified names and bare aliases)."""
+    import duckdb
 
     done = set() if done is None else done
     layers = {t.layer for t in catalog.tables}
@@ -137,7 +138,10 @@ def mount(
             continue
         done.add(name)
         target = f"{ident(table.layer)}.{ident(table.namespace)}.{ident(table.name)}"
-        con.execute(f"CREATE VIEW main.{ident(name)} AS SELECT * FROM {target}")
+        try:  # binding the alias reads the table's footers again, so the bucket may fail here too
+            con.execute(f"CREATE VIEW main.{ident(name)} AS SELECT * FROM {target}")
+        except duckdb.Error as exc:
+            raise translate(exc) from exc
 
 
 def mount_as(con: duckdb.DuckDBPyConnection, catalog: Catalog, database: str, path_of: Callable[[str], str]) -> None:
