@@ -83,6 +83,7 @@ bench: sync system-deps ## Speed and memory against baselines measured in the sa
 	cd bench && UV=$(UV) $(UV) run --locked --no-sync python ingest_singer.py
 	cd bench && $(UV) run --locked --no-sync python ingest_postgres.py
 	cd bench && $(UV) run --locked --no-sync python query_lens.py
+	cd bench && $(UV) run --locked --no-sync python inspect_lens.py
 
 clean: ## Remove environments, the demo bucket and bench data
 	rm -rf .tools demo bench/.work */.venv .test-results
