@@ -43,7 +43,12 @@ def make_exception(case: dict) -> BaseException:
         cls = getattr(builtins, name)
     else:  # a cloud client's exception: the bucket recognises those by class name
         cls = type(name, (Exception,), {})
-    return cls(message) if message else cls()
+    exc = cls(message) if message else cls()
+    if "status" in case:  # the HTTP status a client's exception carries: Azure's status_code
+        exc.status_code = case["status"]
+    if "code" in case:  # gcsfs's HttpError code
+        exc.code = case["code"]
+    return exc
 
 
 def by_id(cases: list[dict]) -> list:
@@ -111,6 +116,7 @@ def test_storage_failures(case, monkeypatch):
         buckets.retrying(action, "read s3://lake/x", case["scheme"])
     assert len(calls) == case["attempts"]
     assert all(words in str(info.value) for words in case.get("says", [])), str(info.value)
+    assert not any(words in str(info.value) for words in case.get("never", [])), str(info.value)
 
 
 def test_missing_backend_names_the_extra(monkeypatch):

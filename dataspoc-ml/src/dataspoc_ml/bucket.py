@@ -63,6 +63,10 @@ NO_CREDENTIALS = {
     "ClientAuthenticationError",
     "CredentialUnavailableError",
 }
+# Exceptions that say the store could not be reached at all (Azure's ServiceRequestError: the
+# request never reached the service; aiohttp's ClientConnectorError, under gcsfs and adlfs).
+# The clients have retried these already.
+UNREACHABLE = {"ServiceRequestError", "ClientConnectorError", "EndpointConnectionError", "ConnectTimeoutError"}
 PACKAGE = "dataspoc-ml"
 LOCK_STALE_SECONDS = 600
 RETRIES = 3
@@ -95,13 +99,23 @@ def _as_storage_error(exc: BaseException, what: str, scheme: str = "") -> BaseEx
         settings = f"set {where}, or run where the cloud's IAM grants access"
     else:
         settings = "check the folder's permissions" if scheme in ("", "file") else "check the credentials"
-    if NO_CREDENTIALS & {cls.__name__ for cls in type(exc).__mro__}:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if NO_CREDENTIALS & names:
         return AccessDenied(f"no credentials to {what} ({reason}); {settings}")
-    if isinstance(exc, PermissionError):
+    if isinstance(exc, PermissionError) or _refused(exc, reason):
         return AccessDenied(f"access denied while trying to {what} ({reason}); {settings}")
-    if _transient(exc) or "Could not connect" in reason or "Connect timeout" in reason:
+    if _transient(exc) or UNREACHABLE & names or "Could not connect" in reason or "Connect timeout" in reason:
         return BucketUnreachable(f"cannot reach the bucket while trying to {what}: {reason}")
     return StorageError(f"storage error while trying to {what}: {reason}")
+
+
+def _refused(exc: BaseException, reason: str) -> bool:
+    """A store's answer 401 or 403 as its client reports it: Azure's HttpResponseError carries
+    `status_code`, gcsfs's HttpError `code`, and gcsfs raises a plain OSError for a 403."""
+    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+    if isinstance(status, int) and status in (401, 403):
+        return True
+    return type(exc) is OSError and reason.startswith("Forbidden")
 
 
 def _without_userinfo(url: str) -> str:
@@ -165,7 +179,17 @@ class Bucket:
         options: dict[str, Any] = {}
         if protocol == "s3":
             options["config_kwargs"] = {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}
-        return fsspec.filesystem(protocol, **options)
+        try:
+            return fsspec.filesystem(protocol, **options)
+        except ValueError as exc:
+            if protocol != "abfs":
+                raise
+            # adlfs with neither a connection string nor an account name in the environment
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise AccessDenied(
+                f"no credentials to open {self.display()} ({reason}); set {CREDENTIALS_HELP[protocol]}, "
+                "or run where the cloud's IAM grants access"
+            ) from None
 
     def full(self, rel: str) -> str:
         """The backend path of a bucket-relative path."""

@@ -186,6 +186,12 @@ def take_debug(argv: Sequence[str] | None = None) -> list[str]:
     given = list(sys.argv[1:] if argv is None else argv)
     args = [arg for arg in given if arg != "--debug"]
     _debug = debug_from_env() or len(args) < len(given)
+    if not _debug:
+        import logging
+
+        # A storage client that gives up logs its traceback (gcsfs: "_request out of retries"),
+        # which Python's last-resort handler would print: the error is reported once, in one line.
+        logging.getLogger().addHandler(logging.NullHandler())
     return args
 
 
