@@ -226,3 +226,20 @@ def test_cli(case, cli_env, tmp_path, request):
         assert fill(words) in proc.stderr, proc.stderr
     for words in case.get("never", []):
         assert words not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("argv", [[], ["--debug"]])
+def test_a_client_logging_its_traceback_is_silent_without_debug(argv):
+    """gcsfs logs the traceback of a request it gave up on; the tool reports the error itself,
+    in one line, so that log reaches stderr only with --debug."""
+    code = (
+        f"from {dataspoc_ml.__name__} import diagnostics\n"
+        f"diagnostics.take_debug({argv!r})\n"
+        "import logging\n"
+        "try:\n    raise ConnectionRefusedError('Connect call failed')\n"
+        "except OSError:\n    logging.getLogger('gcsfs').exception('_request out of retries')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != diagnostics.DEBUG_ENV}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert ("Traceback" in result.stderr) == bool(argv), result.stderr
