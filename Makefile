@@ -11,7 +11,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: system-deps help demo test test-fast test-pipe test-lens test-ml test-e2e sync sync-dev check contract-sync contract-check docs docs-check bench clean
+.PHONY: azurite system-deps help demo test test-fast test-pipe test-lens test-ml test-e2e sync sync-dev check contract-sync contract-check docs docs-check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,10 +26,12 @@ sync: $(UV) ## Install the three tools from their locks, with what they need to 
 		echo "sync $$p" >&2; $(UV) sync --locked --quiet --no-dev --project $$p; \
 	done
 
-sync-dev: $(UV) ## Install the three tools and the examples with their test and lint tools (dev groups)
-	@for p in $(PACKAGES) examples; do \
-		echo "sync $$p (dev)" >&2; $(UV) sync --locked --quiet --project $$p; \
+sync-dev: $(UV) ## Install the three tools with every storage backend, and the examples, with their test and lint tools (dev groups)
+	@for p in $(PACKAGES); do \
+		echo "sync $$p (dev, s3 gcs azure)" >&2; \
+		$(UV) sync --locked --quiet --extra s3 --extra gcs --extra azure --project $$p; \
 	done
+	@echo "sync examples (dev)" >&2; $(UV) sync --locked --quiet --project examples
 
 check: sync-dev ## Lint, format check and type check the three packages (ruff, mypy)
 	@for p in $(PACKAGES); do \
@@ -67,7 +69,10 @@ test-pipe test-lens test-ml: test-%: $(UV)
 	$(UV) sync --locked --quiet --project dataspoc-$*
 	cd dataspoc-$* && $(UV) run --locked --no-sync $(PYTEST) --junitxml=$(RESULTS)/$*.xml
 
-test-e2e: sync-dev ## The end-to-end flow through the three installed CLIs, local and S3; the README's tour
+azurite: ## Install Azurite (npm), the Azure Storage emulator the end-to-end tests start
+	bash tools/azurite.sh
+
+test-e2e: sync-dev azurite ## The end-to-end flow through the three installed CLIs on a folder, S3, Azure and GCS emulators; the README's tour
 	cd examples && UV=$(UV) $(UV) run --locked --no-sync $(PYTEST) --junitxml=$(RESULTS)/e2e.xml
 
 test-fast: contract-check test-pipe test-lens test-ml ## Contract check and each package's tests
@@ -86,4 +91,4 @@ bench: sync system-deps ## Speed and memory against baselines measured in the sa
 	cd bench && $(UV) run --locked --no-sync python inspect_lens.py
 
 clean: ## Remove environments, the demo bucket and bench data
-	rm -rf .tools demo bench/.work */.venv .test-results
+	rm -rf .tools demo bench/.work */.venv .test-results tools/azurite/node_modules

@@ -112,7 +112,10 @@ def test_unknown_scheme_and_missing_backend(pipe, tmp_path):
     setup_project(pipe, str(tmp_path / "bucket"), tmp_path)
     unknown = pipe("run", "orders", "--bucket", "ftp://lake")
     assert_one_line_error(unknown, ExitCode.USAGE, "ftp://")
-    missing = pipe("run", "orders", "--bucket", "gs://lake")
+    hidden = tmp_path / "hidden"  # gcsfs made unimportable, whether the [gcs] extra is installed or not
+    (hidden / "gcsfs").mkdir(parents=True)
+    (hidden / "gcsfs" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    missing = pipe("run", "orders", "--bucket", "gs://lake", env={"PYTHONPATH": str(hidden)})
     assert_one_line_error(missing, ExitCode.USAGE, "dataspoc-pipe[gcs]")
 
 

@@ -1,5 +1,6 @@
 """CSV -> dataspoc-pipe -> dataspoc-lens -> dataspoc-ml -> dataspoc-lens, through the installed
-CLIs as subprocesses, on a local folder and on an S3 bucket served by moto."""
+CLIs as subprocesses, on every backend: a local folder, S3 (moto's server), Azure Blob (Azurite)
+and GCS (fake-gcs-server), each emulator started by the conftest on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import io
 import subprocess
 import sys
 from collections import Counter
+
+import pytest
 
 from conftest import REPO, read_json, validator
 
@@ -25,6 +28,7 @@ def sample(tmp_path):
     return customers, orders
 
 
+@pytest.mark.slow
 def test_csv_to_prediction(cli, tmp_path, bucket_url):
     customers, orders = sample(tmp_path)
 
@@ -95,6 +99,7 @@ def test_bad_input_gets_one_line_errors_from_every_tool(cli, tmp_path):
             assert result.stderr.strip().splitlines()[-1].startswith("error:"), (argv, result.stderr)
 
 
+@pytest.mark.slow
 def test_demo_runs(tmp_path):
     proc = subprocess.run(
         ["bash", str(REPO / "examples" / "demo.sh")],

@@ -9,7 +9,7 @@ import io
 
 import yaml
 
-from conftest import read_json
+from conftest import bucket_fs, read_json
 
 
 def write(tmp_path, name, text):
@@ -34,7 +34,6 @@ def rows(result):
 
 def test_an_added_and_a_widened_column_read_by_lens_and_plain_duckdb(cli, tmp_path, bucket_url):
     import duckdb
-    import fsspec
 
     project(tmp_path, bucket_url)
     if "://" not in bucket_url:
@@ -59,7 +58,7 @@ def test_an_added_and_a_widened_column_read_by_lens_and_plain_duckdb(cli, tmp_pa
         {"id": "3", "amount": "30.5", "coupon": "WINTER"},
     ]
 
-    fs, root = fsspec.core.url_to_fs(bucket_url)
+    fs, root = bucket_fs(bucket_url)
     con = duckdb.connect()
     prefix = ""
     if "://" in bucket_url:
