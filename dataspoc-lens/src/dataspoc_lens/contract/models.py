@@ -312,4 +312,6 @@ def parse(kind: str, document: Any, where: str):
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "document"
-        raise ContractError(f"{where} breaks the bucket contract at {field}: {first['msg']}") from None
+        found = first.get("input")
+        shown = f" ({found!r})" if isinstance(found, (str, int, float)) and len(repr(found)) <= 80 else ""
+        raise ContractError(f"{where} breaks the bucket contract at {field}{shown}: {first['msg']}") from None

@@ -87,7 +87,9 @@ class JsonRecords:
                             f"{where(big[0])}: field '{big[1]}' is an integer beyond int64; "
                             f"declare it in source.columns (e.g. {big[1]}: string or decimal128(38, 0))"
                         )
-            if field.name not in self.declared and self.nested == "json" and _is_nested(kind):
+            # an object with no fields has no Parquet type: such a column is kept as JSON text
+            wanted_json = self.nested == "json" or _has_empty_object(kind)
+            if field.name not in self.declared and wanted_json and _is_nested(kind):
                 column, kind = _as_json_text(column), pa.string()
             columns.append(column)
             fields.append(pa.field(field.name, kind))
@@ -130,6 +132,16 @@ def _is_nested(kind) -> bool:
     import pyarrow as pa
 
     return pa.types.is_struct(kind) or pa.types.is_list(kind)
+
+
+def _has_empty_object(kind) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_struct(kind):
+        return kind.num_fields == 0 or any(_has_empty_object(f.type) for f in kind)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _has_empty_object(kind.value_type)
+    return False
 
 
 def _as_json_text(column):
