@@ -69,10 +69,25 @@ def test_csv_to_prediction(cli, tmp_path, bucket_url):
     assert counted.code == 0, counted.stderr
     assert counted.json() == [{"n": 400, "ids": 400}]
 
+    # Lens writes too: a gold table over the predictions and the orders, partitioned by plan
+    (tmp_path / "transforms" / "sales").mkdir(parents=True)
+    (tmp_path / "transforms" / "sales" / "at_risk.sql").write_text(
+        "/* ---\npartition_by: [plan]\ntests:\n  - {check: unique, columns: [customer_id]}\n--- */\n"
+        "SELECT p.customer_id, p.plan, p.probability, coalesce(sum(o.amount), 0) AS spent\n"
+        "FROM ml.predictions.churn p LEFT JOIN raw.shop.orders o USING (customer_id) GROUP BY ALL\n"
+    )
+    transform = cli(*lens, "transform", "run", *with_bucket)
+    assert transform.code == 0, transform.stderr
+    gold = cli(*lens, "query", *with_bucket, "--format", "json",
+               "SELECT count(*) AS n, count(DISTINCT plan) = (SELECT count(DISTINCT plan) FROM raw.crm.customers) AS plans "
+               "FROM gold.sales.at_risk")
+    assert gold.code == 0, gold.stderr
+    assert gold.json() == [{"n": 400, "plans": True}]
+
     manifest = read_json(bucket_url, ".dataspoc/manifest.json")
     assert list(validator("manifest").iter_errors(manifest)) == []
     assert sorted(t["location"] for t in manifest["tables"]) == [
-        "ml/predictions/churn", "raw/crm/customers", "raw/shop/orders"
+        "gold/sales/at_risk", "ml/predictions/churn", "raw/crm/customers", "raw/shop/orders"
     ]
 
 
