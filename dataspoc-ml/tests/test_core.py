@@ -8,6 +8,7 @@ import lake
 from dataspoc_ml import catalog, cli, datasets
 from dataspoc_ml.bucket import Bucket
 from dataspoc_ml.cli import common as cli_common
+from dataspoc_ml.contract.models import Feature
 from dataspoc_ml.errors import (
     AmbiguousTable,
     ContractError,
@@ -65,10 +66,10 @@ def test_feature_encoding(bucket):
     table = catalog.resolve(catalog.load(bucket), "raw.crm.customers", bucket)
     data = datasets.read_table(bucket, table)
     features = [
-        {"name": "age", "kind": "numeric"},
-        {"name": "country", "kind": "categorical"},
-        {"name": "is_member", "kind": "boolean"},
-        {"name": "signup_date", "kind": "datetime"},
+        Feature(name="age", type="int64", kind="numeric"),
+        Feature(name="country", type="string", kind="categorical"),
+        Feature(name="is_member", type="bool", kind="boolean"),
+        Feature(name="signup_date", type="date32[day]", kind="datetime"),
     ]
     frame = datasets.to_frame(data, features)
     assert list(frame.columns) == ["age", "country", "is_member", "signup_date"]

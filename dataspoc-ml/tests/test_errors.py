@@ -120,7 +120,11 @@ def test_too_few_rows(ml, lake_url):
 def test_single_class(ml, lake_url):
     result = ml("train", "loyal", "--table", "raw.crm.loyal", "--target", "churned", "--bucket", lake_url)
     assert result.code == ExitCode.DATA, result.stderr
-    assert "single class" in one_line_error(result)
+    # found once the table is read: the reading step's narration comes first
+    *narration, line = result.stderr.strip().splitlines()
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert all(n.lstrip().startswith("[") for n in narration)
+    assert line.startswith("error: ") and "single class" in line
 
 
 def test_unknown_major_contract_version(ml, lake_url):

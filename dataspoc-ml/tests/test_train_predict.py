@@ -70,7 +70,9 @@ def test_train_and_predict_local(ml, local_bucket):
         "signup_date",
     }
     assert {f["name"]: f["kind"] for f in features["features"]}["signup_date"] == "datetime"
-    assert set(metrics["metrics"]) == {"accuracy", "f1", "roc_auc"}
+    assert set(metrics["metrics"]) == {"accuracy", "f1", "roc_auc", "log_loss"}
+    assert metrics["algorithm"] == "sklearn.ensemble.HistGradientBoostingClassifier"  # the default estimator
+    assert metrics["baseline"]["name"] == "majority class" and metrics["beats_baseline"] is True
     labels = [v for v in lake.customers(400).column("churned").to_pylist() if v is not None]
     baseline = max(Counter(labels).values()) / len(labels)
     assert metrics["metrics"]["accuracy"] > baseline + 0.1, (metrics, baseline)
@@ -128,7 +130,7 @@ def test_train_and_predict_s3_regression(ml, s3_bucket):
     assert trained.code == ExitCode.OK, trained.stderr
     features, metrics = check_artifacts(s3_bucket, "ltv")
     assert metrics == trained.json()
-    assert features["task"] == "regression" and metrics["algorithm"] == "sklearn.ensemble.RandomForestRegressor"
+    assert features["task"] == "regression" and metrics["algorithm"] == "sklearn.ensemble.HistGradientBoostingRegressor"
     assert set(metrics["metrics"]) == {"r2", "mae", "rmse"}
     assert metrics["metrics"]["r2"] > 0.7  # a mean predictor scores 0
 

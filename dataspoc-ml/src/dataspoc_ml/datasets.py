@@ -8,11 +8,11 @@ numpy are imported inside the functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dataspoc_ml.bucket import Bucket, _transient, retrying
-from dataspoc_ml.contract.models import Partition, Table
+from dataspoc_ml.contract.models import Feature, Partition, Table
 from dataspoc_ml.errors import DataError, MlError, StorageError
 
 if TYPE_CHECKING:
@@ -155,13 +155,32 @@ def iter_batches(
             yield conform(_with_partition_values(batch, partition, table), schema)
 
 
-def read_table(bucket: Bucket, table: Table, columns: list[str] | None = None) -> pa.Table:
+def read_table(
+    bucket: Bucket,
+    table: Table,
+    columns: list[str] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    limit: int | None = None,
+) -> pa.Table:
+    """The table (or some of its columns) in memory, in the order its files are listed;
+    `on_rows` is told the rows read so far after each batch; `limit` stops after that many rows."""
     import pyarrow as pa
 
     schema = schema_of(bucket, table)
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns])
-    return pa.Table.from_batches(list(iter_batches(bucket, table, schema=schema)), schema=schema)
+    batches = []
+    rows = 0
+    for batch in iter_batches(bucket, table, schema=schema):
+        if limit is not None and rows + batch.num_rows > limit:
+            batch = batch.slice(0, limit - rows)
+        batches.append(batch)
+        rows += batch.num_rows
+        if on_rows is not None:
+            on_rows(rows)
+        if limit is not None and rows >= limit:
+            break
+    return pa.Table.from_batches(batches, schema=schema)
 
 
 # Arrow types -> feature kinds --------------------------------------------------------------
@@ -182,11 +201,12 @@ def kind_of(arrow_type: pa.DataType) -> str | None:
     return None
 
 
-def to_frame(data: pa.Table | pa.RecordBatch, features: list[dict[str, Any]], table: str = "the table") -> Any:
+def to_frame(data: pa.Table | pa.RecordBatch, features: Sequence[Feature], table: str = "the table") -> Any:
     """The model's input: a pandas DataFrame with one column per feature, in a fixed encoding.
 
     numeric and datetime (as epoch seconds) -> float64 with NaN; categorical and boolean ->
-    object with str values and NaN for missing. Train and predict share this encoding.
+    object with str values ("true"/"false" for booleans) and NaN for missing. Train and predict
+    share this encoding.
     """
     import numpy as np
     import pandas as pd
@@ -195,7 +215,7 @@ def to_frame(data: pa.Table | pa.RecordBatch, features: list[dict[str, Any]], ta
 
     columns: dict[str, Any] = {}
     for feature in features:
-        name, kind = feature["name"], feature["kind"]
+        name, kind = feature.name, feature.kind
         array = data.column(name)
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks() if array.num_chunks else pa.array([], type=array.type)
@@ -207,8 +227,10 @@ def to_frame(data: pa.Table | pa.RecordBatch, features: list[dict[str, Any]], ta
             elif kind == "datetime":
                 values = _epoch_seconds(array)
             else:
-                strings = pc.cast(array, pa.string()).to_pylist()
-                values = np.array([np.nan if v is None else v for v in strings], dtype=object)
+                strings = pc.cast(array, pa.string())
+                values = np.asarray(strings.to_numpy(zero_copy_only=False, writable=True), dtype=object)
+                if strings.null_count:
+                    values[strings.is_null().to_numpy(zero_copy_only=False)] = np.nan
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError, ValueError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(

@@ -1,164 +1,285 @@
-"""Score a table with a trained model and publish ml/predictions/<model>/ as a table.
+"""Score a table with a model's promoted version and publish ml/predictions/<model>/ as a table,
+in four steps:
 
-The table is streamed batch by batch into one Parquet file (zstd) holding the input columns
-plus `prediction` (and `probability` of the positive class for binary classification). The file
-is published first, then the manifest entry that points at it, then the previous run's files,
-which the manifest no longer lists, are deleted.
+    resolve  the model's documents, the table, its columns against the model's features
+    load     the pickle (hash-checked by artifacts.load), only once every check has passed
+    score    classification, regression, clustering: the table streamed batch by batch, each row
+             written back with the task's columns (prediction and probability; prediction;
+             segment); forecast: the table's history read, and the next --horizon periods of
+             every series written (time, series key, prediction, lower, upper)
+    publish  one Parquet file (zstd), then the manifest entry pointing at it, then the previous
+             run's files, which the manifest no longer lists, are deleted
+
+Nothing here prints: progress goes to a Progress and the outcome comes back as a PredictReport.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from dataspoc_ml import artifacts, catalog, console, datasets
+from dataspoc_ml import artifacts, catalog, datasets
 from dataspoc_ml.bucket import Bucket
 from dataspoc_ml.contract import predictions_location
+from dataspoc_ml.contract.models import Feature, Table
 from dataspoc_ml.errors import UnknownColumn, UsageError
+from dataspoc_ml.tasks import Progress, Task, spec, threads_for
 from dataspoc_ml.train import check_model_name
 
-OUTPUT_COLUMNS = ("prediction", "probability")
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from dataspoc_ml.artifacts import ModelInfo
+
+FORECAST_COLUMNS = ("prediction", "lower", "upper")
+MAX_HORIZON = 10_000
 
 
 @dataclass
-class PredictResult:
+class PredictReport:
     model: str
+    version: int | None
+    task: str
     table: str
     run_id: str
     path: str
     rows: int
     bytes: int
     deleted: list[str]
+    trained_on_these_rows: bool  # the table is the training table, at the run the model read
+    horizon: int | None = None  # forecasts: the periods written per series
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        document = {
             "model": self.model,
+            "version": self.version,
+            "task": self.task,
             "table": self.table,
             "run_id": self.run_id,
             "path": self.path,
             "rows": self.rows,
             "bytes": self.bytes,
             "deleted": self.deleted,
+            "trained_on_these_rows": self.trained_on_these_rows,
         }
+        if self.horizon is not None:
+            document["horizon"] = self.horizon
+        return document
 
 
-def _binary_positive(estimator: Any, task: str) -> bool:
-    return task == "classification" and len(getattr(estimator, "classes_", [])) == 2
+def same_rows(info: ModelInfo, table: Table) -> bool:
+    """Whether `table` is the very data the model was trained on (same location, same last run)."""
+    trained = info.features.training_table
+    return table.location == trained.location and table.last_run_id == trained.run_id
 
 
-def _prediction_type(target_type: str, task: str) -> Any:
-    """The Arrow type of the prediction column: the target's, else string/double by task."""
-    import pyarrow as pa
-
-    try:
-        return pa.type_for_alias(target_type)
-    except (ValueError, KeyError):
-        return pa.float64() if task == "regression" else pa.string()
-
-
-def _prediction_array(values: Any, target_type: str) -> Any:
-    import pyarrow as pa
-
-    array = pa.array(values.tolist() if values.dtype == object else values)
-    try:
-        wanted = pa.type_for_alias(target_type)
-    except (ValueError, KeyError):
-        return array
-    if array.type != wanted:
-        try:
-            array = array.cast(wanted)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            pass
-    return array
-
-
-def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> PredictResult:
-    check_model_name(model)
-    import warnings
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    bucket.check_exists()  # a missing bucket must not look like one without models
-
-    info = artifacts.info(bucket, model)
-    features = [f.model_dump() for f in info.features.features]
-    task = info.features.task
-    manifest = catalog.load(bucket)
+def resolve_table(bucket: Bucket, info: ModelInfo, table_ref: str | None) -> Table:
     if table_ref is None:
         trained = info.features.training_table
         table_ref = f"{trained.layer}.{trained.namespace}.{trained.name}"
-    table = catalog.resolve(manifest, table_ref, bucket)
-    available = table.column_names
-    missing = [f["name"] for f in features if f["name"] not in available]
+    return catalog.resolve(catalog.load(bucket), table_ref, bucket)
+
+
+def inputs_of(info: ModelInfo) -> list[Feature]:
+    """The columns a model reads from a table: its features, and for a forecast the target too."""
+    features = list(info.features.features)
+    if info.features.task == Task.FORECAST.value:
+        features.append(info.features.target)
+    return features
+
+
+def check_columns(bucket: Bucket, info: ModelInfo, table: Table, outputs: tuple[str, ...] = ()) -> pa.Schema:
+    """The table's schema, once it has every column the model reads, of the same kind."""
+    model = info.name
+    inputs = inputs_of(info)
+    missing = [f.name for f in inputs if f.name not in table.column_names]
     if missing:
         raise UnknownColumn(
             f"table {table.ref} lacks the feature columns of model '{model}': {', '.join(missing)}; "
             "predict on a table with the columns the model was trained on"
         )
-    clashing = [c for c in OUTPUT_COLUMNS if c in available]
+    clashing = [c for c in outputs if c in table.column_names]
     if clashing:
         raise UsageError(
             f"table {table.ref} already has column(s) {', '.join(clashing)}, which predict would write; rename them upstream"
         )
-
-    input_schema = datasets.schema_of(bucket, table)
-    for feature in features:
-        current = datasets.kind_of(input_schema.field(feature["name"]).type)
-        if current != feature["kind"]:
-            now = input_schema.field(feature["name"]).type
+    schema = datasets.schema_of(bucket, table)
+    for feature in inputs:
+        now = schema.field(feature.name).type
+        current = datasets.kind_of(now)
+        if current != feature.kind:
             raise UsageError(
-                f"column '{feature['name']}' of table {table.ref} is now {now} "
-                f"({current or 'unusable'}), but model '{model}' was trained on {feature['type']} "
-                f"({feature['kind']}); retrain the model or fix the column upstream"
+                f"column '{feature.name}' of table {table.ref} is now {now} "
+                f"({current or 'unusable'}), but model '{model}' was trained on {feature.type} "
+                f"({feature.kind}); retrain the model or fix the column upstream"
             )
+    return schema
+
+
+def predict(
+    bucket: Bucket,
+    model: str,
+    table_ref: str | None = None,
+    horizon: int | None = None,
+    progress: Progress | None = None,
+) -> PredictReport:
+    progress = progress or Progress()
+    check_model_name(model)
+    bucket.check_exists()  # a missing bucket must not look like one without models
+    info = artifacts.info(bucket, model)
+    task = Task(info.features.task)
+    if horizon is not None and task != Task.FORECAST:
+        raise UsageError(f"--horizon applies to forecast models; model '{model}' is {task.value}")
+    if horizon is not None and not 1 <= horizon <= MAX_HORIZON:
+        raise UsageError(f"--horizon {horizon}: give 1 to {MAX_HORIZON} periods")
+    table = resolve_table(bucket, info, table_ref)
+    task_spec = spec(task)
+    input_schema = check_columns(bucket, info, table, task_spec.outputs)
     estimator, info = artifacts.load(bucket, model)  # the pickle (and scikit-learn) only once all checks pass
-    binary = _binary_positive(estimator, task)
-    prediction_type = _prediction_type(info.features.target.type, task)
+
     location = predictions_location(model)
     run_id = catalog.new_run_id()
     rel = f"{location}/part-{run_id}-00000.parquet"
-
-    rows = 0
-    with bucket.staging_dir(run_id) as staging:
+    with bucket.staging_dir(run_id) as staging, threads_for(table.row_count):
         local = staging / "part-00000.parquet"
-        writer = None
-        try:
-            for batch in datasets.iter_batches(bucket, table, schema=input_schema):
-                x = datasets.to_frame(batch, features, table.ref)
-                arrays = list(batch.columns)
-                names = list(batch.schema.names)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # sklearn's warnings are noise on a user's stderr
-                    if batch.num_rows:
-                        arrays.append(_prediction_array(estimator.predict(x), info.features.target.type))
-                    else:
-                        arrays.append(pa.array([], type=prediction_type))
-                    names.append("prediction")
-                    if binary:
-                        probability = estimator.predict_proba(x)[:, 1] if batch.num_rows else []
-                        arrays.append(pa.array(probability, type=pa.float64()))
-                        names.append("probability")
-                out = pa.Table.from_arrays(arrays, names=names)
-                if writer is None:
-                    writer = pq.ParquetWriter(str(local), out.schema, compression="zstd")
-                elif out.schema != writer.schema:
-                    out = out.cast(writer.schema)
-                writer.write_table(out)
-                rows += out.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:  # a table with files but no batches: publish an empty file
-            fields = list(input_schema) + [pa.field("prediction", prediction_type)]
-            if binary:
-                fields.append(pa.field("probability", pa.float64()))
-            pq.write_table(pa.Table.from_pylist([], schema=pa.schema(fields)), str(local), compression="zstd")
+        if task == Task.FORECAST:
+            horizon = horizon or int(estimator.horizon)
+            progress.step(f"forecasting {horizon} period(s) per series from {table.ref} with model '{model}'")
+            rows = write_forecast(bucket, table, info, estimator, horizon, input_schema, local, progress)
+        else:
+            progress.step(f"scoring {table.ref} ({table.row_count:,} rows) with model '{model}'")
+            rows = write_scores(bucket, table, info, estimator, input_schema, local, progress)
+        import pyarrow.parquet as pq
+
         output_schema = pq.read_schema(str(local))
         size = local.stat().st_size
+        progress.step(f"publishing {bucket.display(rel)}")
         bucket.publish_file(local, rel)
 
+    deleted = publish_entry(bucket, model, table, task, rel, run_id, rows, size, output_schema)
+    return PredictReport(
+        model=model,
+        version=info.version,
+        task=task.value,
+        table=table.ref,
+        run_id=run_id,
+        path=rel,
+        rows=rows,
+        bytes=size,
+        deleted=deleted,
+        trained_on_these_rows=same_rows(info, table),
+        horizon=horizon if task == Task.FORECAST else None,
+    )
+
+
+def write_scores(
+    bucket: Bucket, table: Table, info: ModelInfo, estimator: Any, schema: pa.Schema, local: Path, progress: Progress
+) -> int:
+    """Stream the table through the model into `local`: its columns plus the task's; the row count."""
+    import warnings
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    task_spec = spec(info.features.task)
+    target = info.features.target
+    fields = task_spec.output_fields(estimator, target)
+    features = list(info.features.features)
+    rows = 0
+    writer = None
+    try:
+        for batch in datasets.iter_batches(bucket, table, schema=schema):
+            x = datasets.to_frame(batch, features, table.ref)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # scikit-learn's warnings are noise on a user's stderr
+                arrays = task_spec.output_arrays(estimator, x, target)
+            out = pa.Table.from_arrays(
+                list(batch.columns) + arrays, names=list(batch.schema.names) + [f.name for f in fields]
+            )
+            if writer is None:
+                writer = pq.ParquetWriter(str(local), out.schema, compression="zstd")
+            elif out.schema != writer.schema:
+                out = out.cast(writer.schema)
+            writer.write_table(out)
+            rows += out.num_rows
+            progress.rows(rows, table.row_count)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # a table with files but no batches: publish an empty file
+        empty = pa.schema(list(schema) + fields)
+        pq.write_table(pa.Table.from_pylist([], schema=empty), str(local), compression="zstd")
+    return rows
+
+
+def write_forecast(
+    bucket: Bucket,
+    table: Table,
+    info: ModelInfo,
+    forecaster: Any,
+    horizon: int,
+    schema: pa.Schema,
+    local: Path,
+    progress: Progress,
+) -> int:
+    """The next `horizon` periods of every series in the table's history, into `local`."""
+    import warnings
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dataspoc_ml import preprocess
+
+    inputs = inputs_of(info)
+    data = datasets.read_table(
+        bucket, table, columns=[f.name for f in inputs], on_rows=lambda n: progress.rows(n, table.row_count)
+    )
+    frame = datasets.to_frame(data, inputs, table.ref)
+    frame = frame[frame[forecaster.time].notna()]
+    time_type = schema.field(forecaster.time).type
+    fields = [pa.field(name, schema.field(name).type) for name in forecaster.by]
+    fields += [pa.field(forecaster.time, time_type)] + [pa.field(c, pa.float64()) for c in FORECAST_COLUMNS]
+    if not len(frame):
+        pq.write_table(pa.Table.from_pylist([], schema=pa.schema(fields)), str(local), compression="zstd")
+        return 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        future = forecaster.forecast(frame, horizon)
+    arrays = []
+    for name in forecaster.by:
+        keys = [None if v == preprocess.MISSING else v for v in future[name].tolist()]
+        arrays.append(_cast(pa.array(keys), schema.field(name).type))
+    arrays.append(_cast(pa.array(future[forecaster.time].to_numpy()), time_type))
+    arrays += [pa.array(future[c].to_numpy(), type=pa.float64()) for c in FORECAST_COLUMNS]
+    out = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    pq.write_table(out, str(local), compression="zstd")
+    return out.num_rows
+
+
+def _cast(array: pa.Array, wanted: pa.DataType) -> pa.Array:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(wanted):
+        wanted = wanted.value_type
+    return array if array.type == wanted else array.cast(wanted)
+
+
+def publish_entry(
+    bucket: Bucket,
+    model: str,
+    table: Table,
+    task: Task,
+    rel: str,
+    run_id: str,
+    rows: int,
+    size: int,
+    output_schema: pa.Schema,
+) -> list[str]:
+    """Point the manifest's ml.predictions.<model> at the new file; delete the files it replaced."""
+    location = predictions_location(model)
     at = catalog.iso(catalog.now_utc())
+    what = "Forecast" if task == Task.FORECAST else "Predictions"
     columns = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in output_schema]
     entry = {
         "layer": "ml",
@@ -182,10 +303,9 @@ def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> Predict
         "last_run_id": run_id,
         "last_run_at": at,
         "writer": catalog.WRITER,
-        "description": f"Predictions of model {model} on {table.location}",
+        "description": f"{what} of model {model} on {table.location}",
     }
     previous = catalog.upsert_table(bucket, entry)
-
     deleted = []
     if previous:
         for partition in previous.get("partitions", []):
@@ -194,5 +314,4 @@ def predict(bucket: Bucket, model: str, table_ref: str | None = None) -> Predict
                 if path != rel and catalog.is_safe_path(location, path):
                     bucket.delete(path)
                     deleted.append(path)
-    console.say(f"wrote {rows:,} predictions of model '{model}' on {table.ref} to {bucket.display(rel)}")
-    return PredictResult(model=model, table=table.ref, run_id=run_id, path=rel, rows=rows, bytes=size, deleted=deleted)
+    return deleted

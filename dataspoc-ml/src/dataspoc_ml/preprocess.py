@@ -1,0 +1,176 @@
+"""The preprocessing of a model's input, built from the table's schema (its Features).
+
+| kind | hgb | rf | linear, kmeans |
+| --- | --- | --- | --- |
+| numeric | as is (missing values are native) | median imputation | median imputation, standard scaling |
+| datetime | parts | parts, median imputation | parts, median imputation, standard scaling |
+| categorical, boolean | ordinal codes, native categorical support | missing as a category, one-hot | missing as a category, one-hot |
+
+Dates and timestamps are expanded to parts: the epoch (seconds), year, month, day, weekday
+(Monday 0), day of the year, and the hour for timestamps. One-hot encoding keeps the
+MAX_ONE_HOT most frequent categories of a column and folds the rest (and categories unseen at
+training) into one "infrequent" column; ordinal codes keep HGB_MAX_CATEGORIES, the most a
+HistGradientBoosting categorical feature takes, unseen categories becoming missing values.
+
+One ColumnTransformer holds a branch per kind (numbers, dates, ordinal codes) and one per
+one-hot encoded feature, so that each output column traces back to the feature it came from
+(`slices`): explain needs that. This module imports scikit-learn: only the code that builds or
+loads a model imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from dataspoc_ml.contract.models import Feature
+
+MAX_ONE_HOT = 32
+HGB_MAX_CATEGORIES = 255
+MISSING = "(missing)"
+SCALED = ("linear", "kmeans")
+DATE_PARTS = ("epoch", "year", "month", "day", "weekday", "dayofyear")
+
+
+def is_timestamp(feature: Feature) -> bool:
+    return feature.type.startswith("timestamp")
+
+
+def date_parts(feature: Feature) -> tuple[str, ...]:
+    return DATE_PARTS + (("hour",) if is_timestamp(feature) else ())
+
+
+def width(feature: Feature, encoder: str) -> int | None:
+    """Output columns of a feature before fitting; None when only the fitted one-hot knows."""
+    if feature.kind == "datetime":
+        return len(date_parts(feature))
+    if feature.kind in ("categorical", "boolean") and encoder != "hgb":
+        return None
+    return 1
+
+
+class DateParts(TransformerMixin, BaseEstimator):
+    """Epoch seconds (datasets.to_frame's encoding of dates) -> calendar parts, column by column;
+    `hours` says which columns (timestamps) also get the hour. NaN stays NaN."""
+
+    def __init__(self, hours: tuple[bool, ...] = (False,)):
+        self.hours = hours
+
+    def fit(self, x: Any, y: Any = None) -> DateParts:
+        self.n_features_in_ = len(self.hours)
+        return self
+
+    def transform(self, x: Any) -> Any:
+        import numpy as np
+
+        values = np.asarray(x, dtype="float64").reshape(len(x), -1)
+        return np.hstack([self.parts(values[:, i], hour) for i, hour in enumerate(self.hours)])
+
+    @staticmethod
+    def parts(seconds: Any, hour: bool) -> Any:
+        import numpy as np
+
+        missing = np.isnan(seconds)
+        moments = np.where(missing, 0, np.floor(seconds)).astype("int64").astype("datetime64[s]")
+        days = moments.astype("datetime64[D]")
+        months = days.astype("datetime64[M]")
+        years = days.astype("datetime64[Y]")
+        columns = [
+            seconds,
+            years.astype("int64") + 1970,
+            months.astype("int64") % 12 + 1,
+            (days - months).astype("int64") + 1,
+            (days.astype("int64") + 3) % 7,  # 1970-01-01 was a Thursday
+            (days - years).astype("int64") + 1,
+        ]
+        if hour:
+            columns.append((moments - days).astype("int64") // 3600)
+        parts = np.column_stack(columns).astype("float64")
+        parts[missing] = np.nan
+        return parts
+
+
+def _numbers(steps: list[Any], encoder: str) -> Any:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if encoder != "hgb":
+        steps.append(SimpleImputer(strategy="median", keep_empty_features=True))
+    if encoder in SCALED:
+        steps.append(StandardScaler())
+    return make_pipeline(*steps) if steps else "passthrough"
+
+
+def _one_hot() -> Any:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    return make_pipeline(
+        SimpleImputer(strategy="constant", fill_value=MISSING),
+        OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONE_HOT, sparse_output=False),
+    )
+
+
+def categorical(feature: Feature) -> bool:
+    return feature.kind in ("categorical", "boolean")
+
+
+def build(features: Sequence[Feature], encoder: str) -> Any:
+    """The ColumnTransformer for these features; `encoder` is hgb, rf, linear or kmeans. Its
+    output columns: the numbers, then the date parts, then the categories (see `slices`)."""
+    import numpy as np
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    numbers = [f.name for f in features if f.kind == "numeric"]
+    dates = [f for f in features if f.kind == "datetime"]
+    categories = [f for f in features if categorical(f)]
+    branches: list[tuple[str, Any, list[str]]] = []
+    if numbers:
+        branches.append(("numbers", _numbers([], encoder), numbers))
+    if dates:
+        parts = DateParts(hours=tuple(is_timestamp(f) for f in dates))
+        branches.append(("dates", _numbers([parts], encoder), [f.name for f in dates]))
+    if categories and encoder == "hgb":
+        ordinal = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            max_categories=HGB_MAX_CATEGORIES,
+        )
+        branches.append(("categories", ordinal, [f.name for f in categories]))
+    elif categories:
+        branches += [(f"one_hot_{i}", _one_hot(), [f.name]) for i, f in enumerate(categories)]
+    return ColumnTransformer(branches, remainder="drop", sparse_threshold=0)
+
+
+def categorical_mask(features: Sequence[Feature]) -> list[bool] | None:
+    """Which of the hgb transformer's output columns are categorical (ordinal codes); None if none."""
+    widths = sum(width(f, "hgb") or 1 for f in features if not categorical(f))
+    count = sum(1 for f in features if categorical(f))
+    return [False] * widths + [True] * count if count else None
+
+
+def slices(prepare: Any, features: Sequence[Feature]) -> dict[str, slice]:
+    """Each feature's output columns in a fitted ColumnTransformer built by build()."""
+    indices = prepare.output_indices_
+    found: dict[str, slice] = {}
+    groups = (
+        ("numbers", [f for f in features if f.kind == "numeric"]),
+        ("dates", [f for f in features if f.kind == "datetime"]),
+        ("categories", [f for f in features if categorical(f)]),
+    )
+    for name, members in groups:
+        at = indices[name].start if name in indices else 0
+        for feature in members:
+            if name == "categories" and f"one_hot_{members.index(feature)}" in indices:
+                found[feature.name] = indices[f"one_hot_{members.index(feature)}"]
+                continue
+            size = width(feature, "hgb") or 1
+            found[feature.name] = slice(at, at + size)
+            at += size
+    return found

@@ -1,0 +1,124 @@
+"""Classification: a class per row, and the probability of the positive class when there are two.
+
+Estimators: hgb (HistGradientBoostingClassifier, native categorical support), rf
+(RandomForestClassifier, 100 trees, every core), linear (LogisticRegression on scaled inputs);
+`--class-weight balanced` weighs classes inversely to their frequency. Metrics: accuracy (the
+main one), f1 (binary, or macro-averaged), roc_auc (binary, or one-vs-rest) and log_loss.
+Baseline: the majority class (with the class priors as probabilities). The holdout is
+stratified by class when every class has two rows or more; cross-validation uses StratifiedKFold
+when every class has K rows or more, KFold otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataspoc_ml import preprocess
+from dataspoc_ml.contract.models import Feature
+from dataspoc_ml.tasks import Settings, Task, arrow_type, prediction_array
+from dataspoc_ml.tasks.supervised import SupervisedSpec
+
+
+def positive_class_probability(model: Any, x: Any) -> Any:
+    return model.predict_proba(x)[:, 1]
+
+
+class Classification(SupervisedSpec):
+    task = Task.CLASSIFICATION
+    main_metric = "accuracy"
+    outputs = ("prediction", "probability")
+    baseline_name = "majority class"
+    scoring = "accuracy"
+
+    def estimator(self, features: list[Feature], settings: Settings, params: dict[str, Any]) -> Any:
+        if settings.estimator == "rf":
+            from sklearn.ensemble import RandomForestClassifier
+
+            options: dict[str, Any] = {"n_estimators": 100, **params}
+            return RandomForestClassifier(
+                n_jobs=-1, random_state=settings.seed, class_weight=settings.class_weight, **options
+            )
+        if settings.estimator == "linear":
+            from sklearn.linear_model import LogisticRegression
+
+            return LogisticRegression(max_iter=1000, class_weight=settings.class_weight, **params)
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(
+            random_state=settings.seed,
+            categorical_features=preprocess.categorical_mask(features),
+            class_weight=settings.class_weight,
+            **params,
+        )
+
+    def search_space(self, estimator: str) -> dict[str, tuple[Any, ...]]:
+        from dataspoc_ml.tasks.supervised import SEARCH_SPACES
+
+        return SEARCH_SPACES["linear_classification" if estimator == "linear" else estimator]
+
+    def dummy(self) -> Any:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="prior")
+
+    def stratify(self, y: Any, test_size: float) -> Any:
+        import numpy as np
+
+        _, counts = np.unique(y, return_counts=True)
+        test_rows = int(np.ceil(test_size * len(y)))
+        if counts.min() >= 2 and len(counts) <= test_rows <= len(y) - len(counts):
+            return y
+        return None
+
+    def folds(self, k: int, y: Any, seed: int) -> Any:
+        import numpy as np
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() >= k:
+            return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        return KFold(n_splits=k, shuffle=True, random_state=seed)
+
+    def metrics(self, model: Any, x: Any, y: Any) -> dict[str, float]:
+        from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+
+        classes = list(model.classes_)
+        predicted = model.predict(x)
+        found = {"accuracy": float(accuracy_score(y, predicted))}
+        if len(classes) == 2:
+            found["f1"] = float(f1_score(y, predicted, average="binary", pos_label=classes[1], zero_division=0))
+        else:
+            found["f1"] = float(f1_score(y, predicted, average="macro", zero_division=0))
+        if not hasattr(model, "predict_proba") or not len(y):
+            return found
+        probabilities = model.predict_proba(x)
+        seen = set(y.tolist())
+        if seen <= set(classes):  # a class the model never saw has no probability column
+            found["log_loss"] = float(log_loss(y, probabilities, labels=classes))
+            if len(classes) == 2 and len(seen) == 2:
+                found["roc_auc"] = float(roc_auc_score(y == classes[1], probabilities[:, 1]))
+            elif len(classes) > 2 and seen == set(classes):
+                found["roc_auc"] = float(roc_auc_score(y, probabilities, multi_class="ovr", labels=classes))
+        return found
+
+    def output_fields(self, estimator: Any, target: Feature) -> list[Any]:
+        import pyarrow as pa
+
+        fields = [pa.field("prediction", arrow_type(target.type, pa.string()))]
+        if len(getattr(estimator, "classes_", [])) == 2:
+            fields.append(pa.field("probability", pa.float64()))
+        return fields
+
+    def output_arrays(self, estimator: Any, frame: Any, target: Feature) -> list[Any]:
+        import pyarrow as pa
+
+        fields = self.output_fields(estimator, target)
+        if not len(frame):
+            return [pa.array([], type=f.type) for f in fields]
+        arrays = [prediction_array(estimator.predict(frame), fields[0].type)]
+        if len(fields) == 2:
+            arrays.append(pa.array(positive_class_probability(estimator, frame), type=pa.float64()))
+        return arrays
+
+
+SPEC = Classification()
