@@ -206,3 +206,66 @@ def schema_validator(kind: str):
 def assert_valid(kind: str, document: Any) -> None:
     errors = sorted(schema_validator(kind).iter_errors(document), key=str)
     assert not errors, f"{kind} breaks the schema: " + "; ".join(e.message for e in errors[:5])
+
+
+def add_table(url: str, ref: str, data: pa.Table, dt: str = "2026-11-22") -> dict[str, Any]:
+    """Publish `data` as the table `ref` (layer.namespace.name) of the bucket at `url`, local or
+    S3: one file (in a dt partition for raw and curated tables) and its manifest entry, which
+    replaces one at the same location; the manifest is created when the bucket has none."""
+    layer, namespace, name = ref.split(".")
+    fs, root = fsspec.core.url_to_fs(url)
+    root = root.rstrip("/")
+    partitioned = layer in ("raw", "curated")
+    folder = f"{layer}/{namespace}/{name}" + (f"/dt={dt}" if partitioned else "")
+    rel = f"{folder}/part-{RUN_ID}-00000.parquet"
+    blob = parquet_bytes(data)
+    if "file" in fs.protocol:
+        fs.makedirs(f"{root}/{folder}", exist_ok=True)
+        fs.makedirs(f"{root}/.dataspoc", exist_ok=True)
+    fs.pipe_file(f"{root}/{rel}", blob)
+    values = {"dt": dt} if partitioned else {}
+    entry = table_entry(layer, namespace, name, [(values, rel, data, len(blob))], data.schema)
+    manifest_rel = f"{root}/.dataspoc/manifest.json"
+    fs.invalidate_cache()
+    manifest = (
+        json.loads(fs.cat_file(manifest_rel))
+        if fs.exists(manifest_rel)
+        else {"contract_version": "1.0", "updated_at": RUN_AT, "tables": []}
+    )
+    manifest["tables"] = [t for t in manifest["tables"] if t["location"] != entry["location"]] + [entry]
+    fs.pipe_file(manifest_rel, (json.dumps(manifest, indent=2) + "\n").encode())
+    return entry
+
+
+def sales(days: int = 364, stores: int = 3, seed: int = 1, start: str = "2025-01-01") -> pa.Table:
+    """Daily sales of a few stores from `start`: each store's level, a gentle trend, a weekly
+    pattern scaled to the store and Gaussian noise (sd 4). Columns: day (date32), store_id, sales."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    calendar = np.arange(np.datetime64(start), np.datetime64(start) + days)
+    weekly = np.array([0.0, 5, 10, 12, 20, 40, 30])
+    t = np.arange(days)
+    day, store, value = [], [], []
+    for number in range(1, stores + 1):
+        day.append(calendar)
+        store.append(np.full(days, number))
+        value.append(100 * number + 0.05 * t + weekly[(t + 2) % 7] * number + rng.normal(0, 4, days))
+    return pa.table(
+        {
+            "day": pa.array(np.concatenate(day)),
+            "store_id": pa.array(np.concatenate(store), pa.int64()),
+            "sales": pa.array(np.concatenate(value), pa.float64()),
+        }
+    )
+
+
+def sklearn_table(loader: Any) -> tuple[pa.Table, Any, Any]:
+    """A scikit-learn dataset (load_breast_cancer, load_diabetes, load_wine) as a table whose
+    last column is `target`; with its X and y as numpy arrays."""
+    bunch = loader()
+    names = [str(n) for n in bunch.feature_names]
+    columns = {name: pa.array(bunch.data[:, i], pa.float64()) for i, name in enumerate(names)}
+    target = bunch.target
+    columns["target"] = pa.array(target, pa.int64() if target.dtype.kind == "i" else pa.float64())
+    return pa.table(columns), bunch.data, target
