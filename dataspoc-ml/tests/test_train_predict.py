@@ -97,8 +97,17 @@ def test_train_and_predict_local(ml, local_bucket):
     assert second.code == ExitCode.OK, second.stderr
     again = check_predictions(local_bucket, before, "churn")
     assert [f["path"] for f in again["partitions"][0]["files"]] == [second.json()["path"]]
-    assert second.json()["deleted"] == [result["path"]]
+    assert second.json()["replaced"] == [result["path"]]
+    # a query that planned on the old file still finds it: it waits for vacuum's retention
+    assert lake.exists(local_bucket, result["path"])
+    assert [r["path"] for r in again["replaced"]] == [result["path"]]
+    kept = ml("vacuum", "--bucket", local_bucket, "--json")
+    assert kept.code == ExitCode.OK and kept.json()["deleted"] == [] and kept.json()["kept"] == 1
+    swept = ml("vacuum", "--retain", "0", "--bucket", local_bucket, "--json")
+    assert swept.code == ExitCode.OK, swept.stderr
+    assert swept.json()["deleted"] == [result["path"]]
     assert not lake.exists(local_bucket, result["path"])
+    assert "replaced" not in check_predictions(local_bucket, before, "churn")
     assert len(again["schema_history"]) == 1  # same columns: no new schema version
 
     listed = ml("models", "--bucket", local_bucket, "--json")

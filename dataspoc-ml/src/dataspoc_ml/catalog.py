@@ -131,6 +131,10 @@ def upsert_table(bucket: Bucket, entry: dict[str, Any]) -> dict[str, Any] | None
         index = next((i for i, t in enumerate(tables) if t.get("location") == entry["location"]), None)
         previous = tables[index] if index is not None else None
         entry = dict(entry, schema_history=merge_history(previous, entry))
+        if previous is not None:
+            entry = dict(entry, replaced=replaced_files(previous, entry))
+            if not entry["replaced"]:
+                del entry["replaced"]
         try:
             Table.model_validate(entry)  # never publish an entry that breaks the contract
         except ValidationError as exc:
@@ -144,6 +148,27 @@ def upsert_table(bucket: Bucket, entry: dict[str, Any]) -> dict[str, Any] | None
         document["updated_at"] = entry["last_run_at"]
         bucket.write_json(MANIFEST_PATH, document)
     return previous
+
+
+def replaced_files(previous: dict[str, Any], entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files the new entry no longer lists, kept under `replaced` (with those replaced
+    before) until `dataspoc-ml vacuum` deletes them past the retention: a Lens query that
+    planned on them a moment ago still finds every one."""
+    listed = {f["path"] for p in entry.get("partitions", []) for f in p.get("files", [])}
+    kept = [r for r in previous.get("replaced", []) if r.get("path") not in listed]
+    for partition in previous.get("partitions", []):
+        for old in partition.get("files", []):
+            if old.get("path") in listed or not is_safe_path(entry["location"], str(old.get("path", ""))):
+                continue
+            kept.append(
+                {
+                    **{k: old[k] for k in ("path", "rows", "bytes", "run_id") if k in old},
+                    "partition": partition.get("values", {}),
+                    "replaced_by": entry["last_run_id"],
+                    "replaced_at": entry["last_run_at"],
+                }
+            )
+    return kept
 
 
 def merge_history(previous: dict[str, Any] | None, entry: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,8 +7,8 @@ in four steps:
              written back with the task's columns (prediction and probability; prediction;
              segment); forecast: the table's history read, and the next --horizon periods of
              every series written (time, series key, prediction, lower, upper)
-    publish  one Parquet file (zstd), then the manifest entry pointing at it, then the previous
-             run's files, which the manifest no longer lists, are deleted
+    publish  one Parquet file (zstd), then the manifest entry pointing at it; the previous run's
+             files move to the entry's `replaced` list and stay until `dataspoc-ml vacuum`
 
 Nothing here prints: progress goes to a Progress and the outcome comes back as a PredictReport.
 """
@@ -46,7 +46,7 @@ class PredictReport:
     path: str
     rows: int
     bytes: int
-    deleted: list[str]
+    replaced: list[str]
     trained_on_these_rows: bool  # the table is the training table, at the run the model read
     horizon: int | None = None  # forecasts: the periods written per series
 
@@ -60,7 +60,7 @@ class PredictReport:
             "path": self.path,
             "rows": self.rows,
             "bytes": self.bytes,
-            "deleted": self.deleted,
+            "replaced": self.replaced,
             "trained_on_these_rows": self.trained_on_these_rows,
         }
         if self.horizon is not None:
@@ -157,7 +157,7 @@ def predict(
         progress.step(f"publishing {bucket.display(rel)}")
         bucket.publish_file(local, rel)
 
-    deleted = publish_entry(bucket, model, table, task, rel, run_id, rows, size, output_schema)
+    replaced = publish_entry(bucket, model, table, task, rel, run_id, rows, size, output_schema)
     return PredictReport(
         model=model,
         version=info.version,
@@ -167,7 +167,7 @@ def predict(
         path=rel,
         rows=rows,
         bytes=size,
-        deleted=deleted,
+        replaced=replaced,
         trained_on_these_rows=same_rows(info, table),
         horizon=horizon if task == Task.FORECAST else None,
     )
@@ -276,7 +276,8 @@ def publish_entry(
     size: int,
     output_schema: pa.Schema,
 ) -> list[str]:
-    """Point the manifest's ml.predictions.<model> at the new file; delete the files it replaced."""
+    """Point the manifest's ml.predictions.<model> at the new file; the files it replaced wait
+    for `vacuum` (returned)."""
     location = predictions_location(model)
     at = catalog.iso(catalog.now_utc())
     what = "Forecast" if task == Task.FORECAST else "Predictions"
@@ -306,12 +307,10 @@ def publish_entry(
         "description": f"{what} of model {model} on {table.location}",
     }
     previous = catalog.upsert_table(bucket, entry)
-    deleted = []
-    if previous:
-        for partition in previous.get("partitions", []):
-            for old in partition.get("files", []):
-                path = old.get("path", "")
-                if path != rel and catalog.is_safe_path(location, path):
-                    bucket.delete(path)
-                    deleted.append(path)
-    return deleted
+    # the files replaced stay in the bucket, listed under `replaced`, until `dataspoc-ml vacuum`
+    return [
+        f.get("path", "")
+        for p in (previous or {}).get("partitions", [])
+        for f in p.get("files", [])
+        if f.get("path") != rel
+    ]

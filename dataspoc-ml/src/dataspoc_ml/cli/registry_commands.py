@@ -173,3 +173,25 @@ def compare(
             for v in document["versions"]
         ],
     )
+
+
+@command("dataspoc-ml vacuum", "dataspoc-ml vacuum --retain 0 --dry-run --json")
+def vacuum(
+    retain: str = typer.Option("7d", "--retain", help="Keep replaced prediction files this long (7d, 12h, 0)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be deleted; delete nothing."),
+    bucket: str | None = BucketOpt,
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Delete the prediction files later `predict` runs replaced, once older than the retention.
+
+    They leave the manifest first, then the bucket: a query that planned on them before still
+    finds them until the retention has passed.
+    """
+    from dataspoc_ml import vacuum as cleaner
+
+    report = cleaner.vacuum(shared.open_bucket(bucket), cleaner.retention(retain), dry_run)
+    if as_json:
+        shared.print_json({"deleted": report.deleted, "kept": report.kept, "dry_run": dry_run})
+    verb = "would delete" if dry_run else "deleted"
+    console.say(f"{verb} {len(report.deleted)} replaced prediction file(s); {report.kept} kept within the retention")
