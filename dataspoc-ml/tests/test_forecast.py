@@ -136,11 +136,11 @@ def test_training_rows_are_the_inputs_the_recursion_builds():
     x, y = forecaster.training_rows(series, start=series.first + 100, stop=series.first + 101)
     rows = np.arange(3)
     history = series.before(rows, np.full(3, series.first + 100), forecaster.memory)
-    again, level = forecaster.rows(
+    again, level, scale = forecaster.rows(
         history, np.full(3, series.first + 100), series.keys.iloc[rows].reset_index(drop=True)
     )
     pd.testing.assert_frame_equal(x.reset_index(drop=True), again[x.columns])
-    assert np.allclose(y + level, series.values[:, 100])
+    assert np.allclose(level + scale * y, series.values[:, 100])
 
 
 def test_backtest_of_a_perfect_model_has_no_error():
@@ -153,7 +153,7 @@ def test_backtest_of_a_perfect_model_has_no_error():
     series = forecaster.series(frame)
 
     class SeasonBack:
-        def predict(self, x):  # the value 7 days back, relative to the level
+        def predict(self, x):  # the value 7 days back, as the inputs give it (relative and scaled)
             return x["sales_lag_7"].to_numpy()
 
     check = Backtest(forecaster, series, cut=series.first + 112, end=series.first + 139, horizon=7)

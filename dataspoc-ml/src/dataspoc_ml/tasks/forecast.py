@@ -5,17 +5,23 @@ days, W weeks starting on Monday, M months), the target is summed per series (`-
 period, and a period a series has no row in is a missing value. One regressor (`--estimator`,
 as for regression) serves every series. Each value is predicted from the values before it:
 
-- the level: the mean of the last 7 days (W: 4 weeks, M: 3 months), else the last value seen;
-- lags, relative to the level: 1, 2, 3, 7, 14 and 28 days back (W: 1, 2, 3, 4, 52 weeks; M: 1,
-  2, 3, 6, 12 months);
-- rolling means, relative to the level: 7 and 28 days (W: 4 and 13 weeks; M: 3 and 12 months);
-- the seasonal mean, relative to the level: the same weekday over the last 4 weeks (W: the same
-  week a year before; M: the same month over the last 2 years);
+- lags: 1, 2, 3, 7, 14 and 28 days back (W: 1, 2, 3, 4, 52 weeks; M: 1, 2, 3, 6, 12 months);
+- rolling means: 7 and 28 days (W: 4 and 13 weeks; M: 3 and 12 months);
+- the seasonal mean: the same weekday over the last 4 weeks (W: the same week a year before; M:
+  the same month over the last 2 years);
 - the calendar of the period (year, month; W: week of the year; D: day, weekday, day of the
   year) and its number, and the series key (`--by`) as a category.
 
-The regressor learns the value's difference from the level, so one model fits series of any
-scale and follows a trend that trees alone could not extrapolate; HistGradientBoosting takes
+- the level: the mean of the last 7 days (W: 4 weeks, M: 3 months), else the last value seen;
+
+each of them as a difference from a base, divided by the series' scale (the mean absolute value
+of the values it remembers: 28 days, 52 weeks or 24 months). The regressor learns the value the
+same way, so one model fits series of any size, small and large stores alike, and follows a
+trend that trees alone could not extrapolate. The base is the level, or the seasonal mean (the
+level where it has no value): training backtests both on the last 20% of the training periods
+and keeps the better (options.base); a strong season favours the seasonal mean, a trend or a
+random walk the level. That choice, the search and cross-validation use a random sample of the
+series holding at most SEARCH_MAX_ROWS (CV_MAX_ROWS) values. HistGradientBoosting takes
 leaves of at least 50 rows (ESTIMATOR_DEFAULTS), which suits short, noisy series. It forecasts recursively:
 each step's prediction becomes the next step's history.
 
@@ -42,7 +48,9 @@ from dataspoc_ml import preprocess
 from dataspoc_ml.contract.models import Baseline, CrossValidation, Feature
 from dataspoc_ml.errors import DataError
 from dataspoc_ml.tasks import (
+    CV_MAX_ROWS,
     IMPORTANCE_MAX_ROWS,
+    SEARCH_MAX_ROWS,
     Dataset,
     Fitted,
     Progress,
@@ -142,6 +150,17 @@ class Series:
 
         return np.flatnonzero(~np.isnan(self.values).all(axis=0)) + self.first
 
+    def sample(self, max_values: int, seed: int) -> Series:
+        """Some of the series, drawn at random, holding about `max_values` known values at most."""
+        import numpy as np
+
+        known = int((~np.isnan(self.values)).sum())
+        if known <= max_values:
+            return self
+        count = max(1, len(self.keys) * max_values // known)
+        rows = np.sort(np.random.default_rng(seed).choice(len(self.keys), size=count, replace=False))
+        return Series(self.values[rows], self.first, self.keys.iloc[rows].reset_index(drop=True))
+
     def before(self, rows: Any, periods: Any, memory: int) -> Any:
         """For each (series, period): the `memory` values before the period, oldest first."""
         import numpy as np
@@ -166,14 +185,14 @@ class Forecaster:
         self.season = SEASON[freq]
         self.seasons_back = SEASONS_BACK[freq]
         self.memory = max(*self.lags, *self.windows, self.season * self.seasons_back)
+        self.base = "level"  # or "seasonal": what inputs and the target are relative to
         self.pipeline: Any = None
         self.interval: tuple[float, float] | None = None
 
     def inputs(self) -> list[Feature]:
-        numeric = [f"{self.target}_level"]
-        numeric += [f"{self.target}_lag_{lag}" for lag in self.lags]
+        numeric = [f"{self.target}_lag_{lag}" for lag in self.lags]
         numeric += [f"{self.target}_mean_{w}" for w in self.windows]
-        numeric += [f"{self.target}_seasonal_mean"]
+        numeric += [f"{self.target}_seasonal_mean", f"{self.target}_level"]
         numeric += [f"{self.time}_{part}" for part in (*CALENDAR[self.freq], "index")]
         return [Feature(name=n, type="double", kind="numeric") for n in numeric] + [
             Feature(name=b, type="string", kind="categorical") for b in self.by
@@ -207,9 +226,9 @@ class Forecaster:
         values[counts == 0] = np.nan
         return Series(values, first, keys.reset_index(drop=True))
 
-    def rows(self, history: Any, periods: Any, keys: Any) -> tuple[Any, Any]:
+    def rows(self, history: Any, periods: Any, keys: Any) -> tuple[Any, Any, Any]:
         """The regressor's inputs for values whose `memory` previous values are `history`, and
-        each one's level (what the regressor's output is added to)."""
+        each one's base and scale: the regressor predicts (value - base) / scale."""
         import numpy as np
         import pandas as pd
 
@@ -217,22 +236,31 @@ class Forecaster:
             warnings.simplefilter("ignore", RuntimeWarning)  # a window with no value is NaN
             level = np.nanmean(history[:, -self.windows[0] :], axis=1)
             level = np.where(np.isnan(level), last_seen(history), level)
-            columns: dict[str, Any] = {f"{self.target}_level": level}
-            for lag in self.lags:
-                columns[f"{self.target}_lag_{lag}"] = history[:, -lag] - level
-            for window in self.windows:
-                columns[f"{self.target}_mean_{window}"] = np.nanmean(history[:, -window:], axis=1) - level
             same_time = history[:, [-self.season * k for k in range(1, self.seasons_back + 1)]]
-            columns[f"{self.target}_seasonal_mean"] = np.nanmean(same_time, axis=1) - level
+            seasonal = np.nanmean(same_time, axis=1)
+            base = level if self.base == "level" else np.where(np.isnan(seasonal), level, seasonal)
+            scale = np.nanmean(np.abs(history), axis=1)
+            scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+            def relative(values: Any) -> Any:
+                return (values - base) / scale
+
+            columns: dict[str, Any] = {}
+            for lag in self.lags:
+                columns[f"{self.target}_lag_{lag}"] = relative(history[:, -lag])
+            for window in self.windows:
+                columns[f"{self.target}_mean_{window}"] = relative(np.nanmean(history[:, -window:], axis=1))
+            columns[f"{self.target}_seasonal_mean"] = relative(seasonal)
+            columns[f"{self.target}_level"] = relative(level)
         for part, value in calendar(periods, self.freq).items():
             columns[f"{self.time}_{part}"] = value
         for name in self.by:  # a category to the model, whatever the column's type
             columns[name] = keys[name].astype(str).to_numpy(dtype=object)
-        return pd.DataFrame(columns), level
+        return pd.DataFrame(columns), base, scale
 
     def training_rows(self, series: Series, start: int | None = None, stop: int | None = None) -> tuple[Any, Any]:
-        """Inputs and targets (value - level) of every known value with start <= period < stop
-        that has a level."""
+        """Inputs and targets ((value - level) / scale) of every known value with start <= period
+        < stop that has a level."""
         import numpy as np
         import pandas as pd
 
@@ -247,14 +275,15 @@ class Forecaster:
         parts, targets = [], []
         for at in range(0, len(rows), CHUNK):
             chunk_rows, chunk_periods = rows[at : at + CHUNK], periods[at : at + CHUNK]
-            x, level = self.rows(
+            x, level, scale = self.rows(
                 series.before(chunk_rows, chunk_periods, self.memory),
                 chunk_periods,
                 series.keys.iloc[chunk_rows],
             )
             known = ~np.isnan(level)
             parts.append(x[known])
-            targets.append(series.values[chunk_rows, chunk_periods - series.first][known] - level[known])
+            actual = series.values[chunk_rows, chunk_periods - series.first]
+            targets.append(((actual - level) / scale)[known])
         if not parts:
             return pd.DataFrame(columns=[f.name for f in self.inputs()]), np.array([])
         return pd.concat(parts, ignore_index=True), np.concatenate(targets)
@@ -266,8 +295,8 @@ class Forecaster:
 
         values = np.hstack([history, np.full((len(history), steps), np.nan)])
         for step in range(steps):
-            x, level = self.rows(values[:, step : step + self.memory], last + step + 1, keys)
-            values[:, self.memory + step] = level + pipeline.predict(x)
+            x, level, scale = self.rows(values[:, step : step + self.memory], last + step + 1, keys)
+            values[:, self.memory + step] = level + scale * pipeline.predict(x)
         return values[:, self.memory :]
 
     def seasonal_naive(self, history: Any, steps: int) -> Any:
@@ -321,47 +350,42 @@ def forecast_metrics(actual: Any, predicted: Any) -> dict[str, float]:
 class Backtest:
     """Forecasts over the periods from `cut` to `end` (inclusive) from rolling origins: from each
     origin (every `horizon` periods) the next `horizon` periods, from the actual values before it;
-    the model's and the seasonal naive's, beside the actual values."""
+    the model's and the seasonal naive's, beside the actual values. The origins are independent,
+    so they are forecast together: one prediction per step, whatever their number."""
 
     def __init__(self, forecaster: Forecaster, series: Series, cut: int, end: int, horizon: int):
         import numpy as np
 
-        self.forecaster, self.series = forecaster, series
-        self.origins = []
+        self.forecaster, self.series, self.steps = forecaster, series, horizon
         seen = ~np.isnan(series.values)
+        rows, origins, actual = [], [], []
         for origin in range(cut, end + 1, horizon):
-            steps = min(horizon, end - origin + 1)
             started = seen[:, : max(origin - series.first, 0)].any(axis=1)
-            columns = origin - series.first + np.arange(steps)
-            actual = series.values[:, columns]
-            rows = np.flatnonzero(started & ~np.isnan(actual).all(axis=1))
-            if len(rows):
-                self.origins.append((origin, steps, rows, actual[rows]))
-        self.actual = np.concatenate([a[~np.isnan(a)] for *_, a in self.origins]) if self.origins else np.array([])
-
-    def _run(self, forecast: Any) -> Any:
-        import numpy as np
-
-        found = []
-        for origin, steps, rows, actual in self.origins:
-            history = self.series.before(rows, np.full(len(rows), origin), self.forecaster.memory)
-            predicted = forecast(origin, steps, rows, history)
-            found.append(predicted[~np.isnan(actual)])
-        return np.concatenate(found) if found else np.array([])
+            columns = origin - series.first + np.arange(horizon)
+            inside = columns <= end - series.first
+            values = np.where(inside, series.values[:, np.clip(columns, 0, series.values.shape[1] - 1)], np.nan)
+            chosen = np.flatnonzero(started & ~np.isnan(values).all(axis=1))
+            rows.append(chosen)
+            origins.append(np.full(len(chosen), origin))
+            actual.append(values[chosen])
+        self.rows = np.concatenate(rows) if rows else np.array([], dtype="int64")
+        self.origins = np.concatenate(origins) if origins else np.array([], dtype="int64")
+        values = np.vstack(actual) if actual else np.empty((0, horizon))
+        self.known = ~np.isnan(values)  # (forecast, step): an actual value to compare with
+        self.actual = values[self.known]
+        self.history = series.before(self.rows, self.origins, forecaster.memory)
 
     def predict(self, pipeline: Any) -> Any:
-        import numpy as np
-
-        forecaster = self.forecaster
-
-        def model(origin: int, steps: int, rows: Any, history: Any) -> Any:
-            keys = self.series.keys.iloc[rows].reset_index(drop=True)
-            return forecaster.recursive(pipeline, keys, np.full(len(rows), origin - 1), history, steps)
-
-        return self._run(model)
+        if not len(self.rows):
+            return self.actual
+        keys = self.series.keys.iloc[self.rows].reset_index(drop=True)
+        table = self.forecaster.recursive(pipeline, keys, self.origins - 1, self.history, self.steps)
+        return table[self.known]
 
     def naive(self) -> Any:
-        return self._run(lambda origin, steps, rows, history: self.forecaster.seasonal_naive(history, steps))
+        if not len(self.rows):
+            return self.actual
+        return self.forecaster.seasonal_naive(self.history, self.steps)[self.known]
 
     def metrics(self, predicted: Any) -> dict[str, float]:
         import numpy as np
@@ -407,7 +431,7 @@ class Forecast(TaskSpec):
         assert data.target is not None and settings.time is not None
         horizon = settings.horizon or DEFAULT_HORIZON[settings.freq]
         forecaster = Forecaster(data.target.name, settings.time, list(settings.by), settings.freq, horizon)
-        progress.step(f"building the {settings.freq} series: level, lags, rolling means and calendar")
+        progress.step(f"building the {settings.freq} series: lags, rolling means, seasonal mean and calendar")
         series = forecaster.series(data.frame)
         periods, cut = self.cut_of(series, settings.test_size)
         if len(periods) < 3 or cut <= periods[0]:
@@ -420,6 +444,11 @@ class Forecast(TaskSpec):
             raise DataError(f"table {data.table} has too little history before its holdout to learn a forecast from")
         options: dict[str, Any] = {"horizon": horizon, "series": len(series.keys)}
         params: dict[str, Any] = {}
+        options["base"] = forecaster.base = self.choose_base(
+            forecaster, series, periods[periods < cut], settings, progress
+        )
+        if forecaster.base != "level":
+            x, y = forecaster.training_rows(series, stop=cut)
         if settings.search:
             params, tried = self.search(forecaster, series, periods[periods < cut], settings, progress)
             options.update(params=params, search_tried=tried)
@@ -470,6 +499,30 @@ class Forecast(TaskSpec):
             options=options,
         )
 
+    def choose_base(
+        self, forecaster: Forecaster, series: Series, periods: Any, settings: Settings, progress: Progress
+    ) -> str:
+        """level or seasonal: the base whose model backtests better on the last 20% of the
+        training periods (level when they are too few to tell)."""
+        held = max(1, math.ceil(SEARCH_VALIDATION * len(periods)))
+        if len(periods) - held < 2:
+            return "level"
+        cut, end = int(periods[len(periods) - held]), int(periods[-1])
+        series = series.sample(SEARCH_MAX_ROWS, settings.seed)
+        progress.step(
+            f"choosing the base (level or seasonal mean) on the last {held} training periods of "
+            f"{len(series.keys):,} series"
+        )
+        scores = {}
+        for base in ("level", "seasonal"):
+            forecaster.base = base
+            scores[base] = self.backtest(forecaster, series, cut, end, settings, {}).get(self.main_metric)
+        known = {base: score for base, score in scores.items() if score is not None}
+        chosen = min(known, key=lambda base: known[base]) if known else "level"
+        shown = ", ".join(f"{base} {score:.4g}" for base, score in known.items())
+        progress.note(f"base: {chosen} ({self.main_metric}: {shown})")
+        return chosen
+
     def backtest(
         self,
         forecaster: Forecaster,
@@ -504,6 +557,7 @@ class Forecast(TaskSpec):
                 f"--cv {settings.cv} needs more than {settings.cv + 1} training periods; there are {len(periods)}: "
                 "lower --cv"
             )
+        series = series.sample(CV_MAX_ROWS, settings.seed)
         per_fold = []
         for number, (_, test) in enumerate(TimeSeriesSplit(n_splits=settings.cv).split(periods), start=1):
             cut, end = int(periods[test[0]]), int(periods[test[-1]])
@@ -519,6 +573,7 @@ class Forecast(TaskSpec):
 
         held = max(1, math.ceil(SEARCH_VALIDATION * len(periods)))
         cut, end = int(periods[len(periods) - held]), int(periods[-1])
+        series = series.sample(SEARCH_MAX_ROWS, settings.seed)
         rng = np.random.default_rng(settings.seed)
         space = regression_space(settings.estimator)
         candidates: list[dict[str, Any]] = [{}] + [draw(space, rng) for _ in range(settings.search)]
