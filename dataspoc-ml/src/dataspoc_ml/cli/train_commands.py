@@ -209,7 +209,7 @@ def evaluate(
 
 @command(
     "dataspoc-ml explain churn",
-    "dataspoc-ml explain churn --rows 5 --table raw.crm.prospects --json",
+    "dataspoc-ml explain churn --rows 5 --table raw.crm.customers --json",
 )
 def explain(
     model: str = typer.Argument(..., help="A trained model's name.", show_default=False),
