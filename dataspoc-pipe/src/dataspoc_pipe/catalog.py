@@ -30,13 +30,16 @@ WRITER = f"dataspoc-pipe/{__version__}"
 
 
 def load(bucket: Bucket) -> Manifest:
-    """The manifest, checked: no file it lists, or lists as replaced, lies outside its table."""
+    """The manifest, checked: no file of Pipe's tables (raw, curated), listed or replaced, lies
+    outside its table's folder."""
     document = bucket.read_json(MANIFEST_PATH)
     if document is None:
         bucket.check_exists()
         return Manifest(contract_version=CONTRACT_VERSION, updated_at=datetime.now(timezone.utc), tables=[])
     manifest = parse("manifest", document, bucket.display(MANIFEST_PATH))
     for table in manifest.tables:
+        if table.layer not in ("raw", "curated"):
+            continue  # other tools' tables: Pipe never reads or deletes their files by the manifest
         for path in [f.path for f in table.files] + [r.path for r in table.replaced or []]:
             problem = path_problem(table.location, path)
             if problem:
