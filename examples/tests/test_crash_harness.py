@@ -51,6 +51,7 @@ def add_orders(cwd, n: int, first: int) -> None:
     (cwd / "data" / f"orders-{first}.csv").write_text(ORDERS_HEADER + rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["local", "s3"])
 def test_kills_spread_over_each_operation_leave_old_or_new(tmp_path, request, where):
     bucket = str(tmp_path / "bucket") if where == "local" else request.getfixturevalue("s3_bucket_url")

@@ -37,6 +37,7 @@ def rows_of(bucket_url: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(TRIALS))
 def test_faulty_storage_never_publishes_a_partial_table(cli, tmp_path, s3_bucket_url, moto_endpoint, seed):
     subprocess.run(
