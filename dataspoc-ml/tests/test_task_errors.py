@@ -42,6 +42,8 @@ def lake_url(tmp_path_factory) -> str:
          ["--cv", "clustering"]),
         (["train", "m", "--table", "raw.crm.customers", "--task", "clustering", "--k", "1"], ExitCode.USAGE,
          ["--k 1", "2 to 100"]),
+        (["train", "m", "--table", "raw.crm.loyal", "--task", "clustering", "--k", "30"], ExitCode.DATA,
+         ["--k 30", "24 training rows", "raw.crm.loyal", "lower --k"]),
         (["train", "s", "--table", "gold.shop.daily", "--target", "sales", "--task", "forecast"], ExitCode.USAGE,
          ["--time COLUMN"]),
         (SALES[:-1] + ["store_id"], ExitCode.USAGE, ["--time column 'store_id'", "int64", "date or a timestamp"]),

@@ -16,6 +16,7 @@ from typing import Any
 
 from dataspoc_ml import preprocess
 from dataspoc_ml.contract.models import Baseline, Feature, Segment
+from dataspoc_ml.errors import DataError
 from dataspoc_ml.tasks import (
     SILHOUETTE_MAX_ROWS,
     Dataset,
@@ -91,7 +92,7 @@ class Clustering(TaskSpec):
         rows = sample_rows(len(x), K_SEARCH_ROWS, settings.seed)
         z = preprocess.build(data.features, "kmeans").fit_transform(x.iloc[rows])
         scored = sample_rows(len(rows), SILHOUETTE_MAX_ROWS, settings.seed)
-        candidates = [k for k in K_RANGE if k < len(scored)]
+        candidates = [k for k in K_RANGE if k < len(scored)] or [2]
         progress.step(
             f"choosing k from {candidates[0]} to {candidates[-1]} by silhouette on {len(rows):,} training rows"
         )
@@ -114,6 +115,11 @@ class Clustering(TaskSpec):
         x_train, x_test = data.frame.iloc[train], data.frame.iloc[test]
         options: dict[str, Any] = {}
         k = settings.k
+        if k is not None and k >= len(train):
+            raise DataError(
+                f"--k {k} asks for as many segments as the {len(train)} training rows of table {data.table}, "
+                "or more; lower --k"
+            )
         if k is None:
             k, scores = self.choose_k(data, x_train, settings, progress)
             options.update(k=k, k_silhouette=scores)
