@@ -120,14 +120,3 @@ def evaluate(
         beats_baseline=beats(task, scored.metrics, scored.baseline),
         trained_on_these_rows=same_rows(info, table),
     )
-
-
-def main_metric(task: str, metrics: dict[str, float]) -> tuple[str, float | None]:
-    """The task's main metric and its value (the first metric when the main one is missing)."""
-    name = spec(task).main_metric if task in {t.value for t in Task} else ""
-    if name in metrics:
-        return name, metrics[name]
-    if metrics:
-        first = next(iter(metrics))
-        return first, metrics[first]
-    return "", None

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dataspoc_ml.artifacts import ModelInfo
 
-MAIN_METRIC = {"classification": "accuracy", "regression": "r2", "forecast": "rmse", "clustering": "silhouette"}
-
 
 def main_metric(task: str, metrics: dict[str, float]) -> tuple[str, float | None]:
-    name = MAIN_METRIC.get(task, "")
+    """The task's main metric (tasks/) and its value; the first metric when it is missing."""
+    from dataspoc_ml.tasks import Task
+    from dataspoc_ml.tasks import main_metric as main_of
+
+    name = main_of(task) if task in {t.value for t in Task} else ""
     if name in metrics:
         return name, metrics[name]
     if metrics:
