@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,50 +100,40 @@ def _one(bucket: Bucket, node: dag.Node, full: bool) -> Outcome:
     except LensError as exc:
         outcome.status, outcome.mode, outcome.error = "failed", "none", str(exc)
     outcome.seconds = round((now() - started).total_seconds(), 3)
-    write_log(
+    upstream = sorted((decided.upstream if decided else {}).items())
+    _log(
         bucket,
         model,
-        run_id,
-        {
-            "model": model.key,
-            "table": model.location,
-            "tool": WRITER,
-            "status": outcome.status,
-            "mode": outcome.mode,
-            "started_at": stamp(started),
-            "finished_at": stamp(now()),
-            "rows_written": outcome.rows,
-            "files_written": outcome.files,
-            "partitions_rebuilt": outcome.partitions or [],
-            "upstream": [
-                {"location": k, "last_run_id": v} for k, v in sorted((decided.upstream if decided else {}).items())
-            ],
-            "sql_hash": model.digest(),
-            "error": outcome.error,
-        },
+        outcome,
+        started,
+        partitions_rebuilt=outcome.partitions or [],
+        upstream=[{"location": k, "last_run_id": v} for k, v in upstream],
+        sql_hash=model.digest(),
     )
     return outcome
 
 
+def _log(bucket: Bucket, model: project.Model, outcome: Outcome, started: datetime, **more: Any) -> None:
+    """The model's run log (contract: model-run), written after what it reports."""
+    assert outcome.run_id is not None
+    document = {
+        "model": model.key,
+        "table": model.location,
+        "tool": WRITER,
+        "status": outcome.status,
+        "mode": outcome.mode,
+        "started_at": stamp(started),
+        "finished_at": stamp(now()),
+        "rows_written": outcome.rows,
+        "files_written": outcome.files,
+        "error": outcome.error,
+    }
+    write_log(bucket, model, outcome.run_id, {**document, **more})
+
+
 def _skipped(bucket: Bucket, model: project.Model, blocked: list[str]) -> Outcome:
-    run_id = new_run_id()
+    started = now()
     reason = f"skipped: it reads {', '.join(q.split('.', 1)[1] for q in blocked)}, which did not build"
-    at = stamp(now())
-    write_log(
-        bucket,
-        model,
-        run_id,
-        {
-            "model": model.key,
-            "table": model.location,
-            "tool": WRITER,
-            "status": "skipped",
-            "mode": "none",
-            "started_at": at,
-            "finished_at": at,
-            "rows_written": 0,
-            "files_written": 0,
-            "error": reason,
-        },
-    )
-    return Outcome(model.key, "skipped", reason=reason, error=reason, run_id=run_id)
+    outcome = Outcome(model.key, "skipped", reason=reason, error=reason, run_id=new_run_id(started))
+    _log(bucket, model, outcome, started)
+    return outcome
