@@ -5,6 +5,8 @@ Rules a user can rely on (docs/pipe.md repeats them):
   numeric column it is an error naming the file, line and column);
 - types are inferred from the first block of each file unless declared in `columns`; a later
   value that does not fit is an error naming the file, line and column, never a silent NULL;
+- an integer beyond int64 in an undeclared column is such an error too, never a rounded double;
+- blank lines are skipped (so a one-column row that is NULL cannot be told from one);
 - quoted fields may hold newlines and the delimiter; an unterminated quote is an error;
 - a UTF-8 or UTF-16 byte order mark is honoured; other encodings are set with `encoding`;
 - `.gz`, `.bz2` and `.zst` files are decompressed (and read whole: they cannot grow in place).
@@ -16,6 +18,7 @@ import codecs
 import csv
 import dataclasses
 import io
+import re
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
@@ -28,6 +31,8 @@ from dataspoc_pipe.sources.files import FileStream, Work, open_bytes
 
 BLOCK_SIZE = 4 << 20  # bytes per batch; Arrow reads ahead a few blocks, so this bounds memory
 MAX_BLOCK_SIZE = 256 << 20  # the longest field (or quoted record) a file may hold
+INT64_MAX = 2**63 - 1
+INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 class _BlockTooSmall(Exception):
@@ -107,6 +112,7 @@ class CsvStream(FileStream):
 
     def _read(self, work: Work, block_size: int) -> Iterator:
         import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.csv as pacsv
 
         config, path = self.config, work.file.path
@@ -177,13 +183,21 @@ class CsvStream(FileStream):
                     f"{_line_of_bad_text(work, encoding)}; "
                     "set source.encoding (e.g. latin-1), or declare the column binary"
                 )
-            yield from reader
+            # integers beyond int64 make Arrow infer double, rounding them: refused as in JSON
+            inferred = [f.name for f in reader.schema if pa.types.is_floating(f.type) and f.name not in self.declared]
+            for batch in reader:
+                for name in inferred:
+                    if (pc.max(pc.abs(batch.column(name))).as_py() or 0) > INT64_MAX:
+                        _refuse_big_integer(work, encoding, config, reader.schema.names.index(name), name)
+                yield batch
             # An odd count of quote characters: a quoted field left open, or only quotes inside
             # unquoted fields (`12" pipe`), which are text. The csv module tells them apart.
             if counter and counter.odd and (opened := _open_quote(work, encoding, config)) is not None:
                 raise SourceError(f"{path}: a quoted field is never closed (the record starting on line {opened})")
         except pa.ArrowInvalid as exc:
-            if "straddling" in str(exc):
+            # a header longer than the block leaves the first block without a whole line
+            header_cut = "Empty CSV file or block" in str(exc) and work.stop - work.offset > block_size
+            if "straddling" in str(exc) or header_cut:
                 raise _BlockTooSmall() from None
             raise SourceError(_explain(exc, work, encoding, config, names)) from None
         except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
@@ -310,6 +324,20 @@ def _open_quote(work: Work, encoding: str, config: CsvConfig) -> int | None:
     return None
 
 
+def _refuse_big_integer(work: Work, encoding: str, config: CsvConfig, index: int, name: str) -> None:
+    """SourceError naming the first integer beyond int64 in the column, if it holds one."""
+    rows = _rows(work, encoding, config)
+    if config.header:
+        next(rows, None)
+    for line, fields in rows:
+        text = fields[index].strip() if index < len(fields) else ""
+        if INTEGER.fullmatch(text) and not -(2**63) <= int(text) <= INT64_MAX:
+            raise SourceError(
+                f"{work.file.path} line {line}, column '{name}': {text} is an integer beyond int64; "
+                f"declare the column in source.columns (e.g. {name}: string or decimal128(38, 0))"
+            )
+
+
 def _line_of_bad_text(work: Work, encoding: str) -> str:
     with open_bytes(Work(work.file, 0, "new"), 1 << 20) as raw:
         for number, line in enumerate(raw, start=1):
@@ -322,8 +350,6 @@ def _line_of_bad_text(work: Work, encoding: str) -> str:
 
 def _explain(exc: Exception, work: Work, encoding: str, config: CsvConfig, names) -> str:
     """pyarrow's message, with the file, line and column it does not give."""
-    import re
-
     path = work.file.path
     message = str(exc).splitlines()[0]
     if match := re.search(r"Expected (\d+) columns, got (\d+)", message):
