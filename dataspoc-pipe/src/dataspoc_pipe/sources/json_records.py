@@ -8,19 +8,22 @@ HTTP APIs, Singer taps), parsed in bulk by pyarrow's JSON reader, never a Python
 - a key that appears only in later records adds a column (NULL before it); a key whose values
   change kind (number, then text) is an error naming the record;
 - every record must be a JSON object; `NaN`, text that is not JSON and integers beyond int64
-  are errors naming the record.
+  (at any depth: inside objects and arrays too) are errors naming the record.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from dataspoc_pipe.errors import SourceError
 
 INT64_MAX = 2**63 - 1
+NULL_LINE = re.compile(rb"\n[ \t]*null[ \t\r]*(?:\n|$)")  # a line that is JSON null, after the first
+NULL_FIRST = re.compile(rb"[ \t]*null[ \t\r]*(?:\n|$)")
 Where = Callable[[int | None], str]  # record index in the chunk (None: the whole chunk) -> "file line N"
 
 
@@ -38,6 +41,9 @@ class JsonRecords:
 
     def table(self, chunk: bytes, where: Where):
         key = self.key
+        if key is None and (NULL_LINE.search(chunk) or NULL_FIRST.match(chunk)):
+            # pyarrow's reader crashes on a first line `null`, and takes a later one for a row of NULLs
+            raise SourceError(_explain(where, chunk, "a null record", key))
         table = self._parse(chunk, where, key)
         try:
             table.validate(full=True)  # the JSON reader lets invalid UTF-8 into strings
@@ -66,6 +72,8 @@ class JsonRecords:
         if key not in wrapped.schema.names:
             raise SourceError(f"{where(None)}: a message without its '{key}'")
         struct = wrapped.column(key)
+        if not pa.types.is_struct(struct.type) or struct.null_count:
+            raise SourceError(_explain(where, chunk, f"a '{key}' that is not an object", key))
         names = [f.name for f in struct.type]
         return pa.table([pc.struct_field(struct, [i]) for i in range(len(names))], names=names)
 
@@ -77,16 +85,20 @@ class JsonRecords:
         columns, fields = [], []
         for field, column in zip(table.schema, table.columns):
             kind = field.type
-            if pa.types.is_floating(kind) and field.name not in self.declared and len(column):
-                if pc.any(pc.is_nan(column)).as_py() or pc.any(pc.is_inf(column)).as_py():
+            # numbers nested in objects and arrays follow the same rules as top-level ones
+            for values in _floats(column) if field.name not in self.declared and len(column) else []:
+                if pc.any(pc.is_nan(values)).as_py() or pc.any(pc.is_inf(values)).as_py():
                     raise SourceError(_explain(where, chunk, "NaN", key))
-                if (pc.max(pc.abs(column)).as_py() or 0) > INT64_MAX:
+                if (pc.max(pc.abs(values)).as_py() or 0) > INT64_MAX:
                     big = _find(chunk, _is_big_integer, key)
                     if big is not None:
-                        raise SourceError(
-                            f"{where(big[0])}: field '{big[1]}' is an integer beyond int64; "
-                            f"declare it in source.columns (e.g. {big[1]}: string or decimal128(38, 0))"
+                        line, path = big
+                        hint = (
+                            f"declare it in source.columns (e.g. {path}: string or decimal128(38, 0))"
+                            if path in table.schema.names
+                            else "a nested value cannot be declared: send it as a string, or fix the record"
                         )
+                        raise SourceError(f"{where(line)}: field '{path}' is an integer beyond int64; {hint}")
             # an object with no fields has no Parquet type: such a column is kept as JSON text
             wanted_json = self.nested == "json" or _has_empty_object(kind)
             if field.name not in self.declared and wanted_json and _is_nested(kind):
@@ -156,11 +168,34 @@ def _as_json_text(column):
     )
 
 
-def _is_big_integer(record: Any) -> str | None:
+def _floats(column) -> list:
+    """The floating-point values a column holds at any depth: itself, struct fields, list items."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_floating(kind):
+        return [column]
+    if pa.types.is_struct(kind):
+        return [leaf for child in column.flatten() for leaf in _floats(child)]
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _floats(pc.list_flatten(column))
+    return []
+
+
+def _is_big_integer(record: Any, path: str = "") -> str | None:
+    """The path of the first integer beyond int64 in a record (`a`, `a.b`, `a[2]`), or None."""
     if isinstance(record, dict):
-        for key, value in record.items():
-            if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value <= INT64_MAX:
-                return key
+        items = [(f"{path}.{key}" if path else str(key), value) for key, value in record.items()]
+    elif isinstance(record, list) and path:
+        items = [(f"{path}[{index}]", value) for index, value in enumerate(record)]
+    else:
+        return None
+    for where, value in items:
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value <= INT64_MAX:
+            return where
+        if (found := _is_big_integer(value, where)) is not None:
+            return found
     return None
 
 
@@ -197,7 +232,7 @@ def _explain(where: Where, chunk: bytes, message: str, key: str | None = None) -
         if key is not None and isinstance(record, dict):
             record = record.get(key)
         if not isinstance(record, dict):
-            return f"{here}: a {type(record).__name__} where each record must be a JSON object"
+            return f"{here}: {'null' if record is None else _kind(record)} where each record must be a JSON object"
         for name, value in record.items():
             if value is None:
                 continue
