@@ -229,9 +229,9 @@ def _apply(previous: dict[str, Any] | None, run: TableRun, run_id: str, at: date
 
 
 def replaced_entry(listed: dict[str, Any], partition: dict[str, str], run_id: str, stamp: str) -> dict[str, Any]:
-    """A file's entry in a table's `replaced` list, once `run_id` replaced it at `stamp`."""
-    kept: dict[str, Any] = {k: listed[k] for k in ("path", "rows", "bytes", "run_id") if k in listed}
-    return {**kept, "partition": partition, "replaced_by": run_id, "replaced_at": stamp}
+    """A file's entry in a table's `replaced` list, once `run_id` replaced it at `stamp`: every
+    field the file had moves with it, those of a later contract version too."""
+    return {**listed, "partition": partition, "replaced_by": run_id, "replaced_at": stamp}
 
 
 def set_quality(document: dict[str, Any], qualities: dict[str, dict[str, Any]]) -> dict[str, Any]:
