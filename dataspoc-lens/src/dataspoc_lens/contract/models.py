@@ -121,6 +121,15 @@ class TransformInfo(Doc):
     upstream: list[Upstream]
 
 
+class PredictionInfo(Doc):
+    """1.5: how dataspoc-ml computed an ml.predictions table (lineage from source to prediction)."""
+
+    model: Name
+    version: Annotated[int, Field(ge=1)] | None = None
+    task: Task
+    input: Upstream
+
+
 class Table(Doc):
     layer: Layer
     namespace: Name
@@ -141,6 +150,7 @@ class Table(Doc):
     quality: Quality | None = None  # 1.2: the last checks (dataspoc-pipe)
     derived_from: list[str] | None = None  # 1.2: lineage
     transform: TransformInfo | None = None  # 1.3: gold tables written by dataspoc-lens
+    prediction: PredictionInfo | None = None  # 1.5: ml.predictions tables
     replaced: list[ReplacedFile] | None = None  # 1.1: files a later run replaced, until vacuum
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 

@@ -96,6 +96,15 @@ class TransformInfo(Doc):
     upstream: list[Upstream]
 
 
+class PredictionInfo(Doc):
+    """1.5: how dataspoc-ml computed an ml.predictions table (lineage from source to prediction)."""
+
+    model: Name
+    version: Annotated[int, Field(ge=1)] | None = None
+    task: Task
+    input: Upstream
+
+
 class Table(Doc):
     layer: Layer
     namespace: Name
@@ -112,7 +121,9 @@ class Table(Doc):
     last_run_at: AwareDatetime
     writer: Annotated[str, Field(pattern=WRITER_PATTERN)]
     description: str | None = None
+    primary_key: list[str] | None = None  # 1.1
     transform: TransformInfo | None = None  # 1.3: gold tables written by dataspoc-lens
+    prediction: PredictionInfo | None = None  # 1.5: ml.predictions tables
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")

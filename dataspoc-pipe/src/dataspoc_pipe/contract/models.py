@@ -108,6 +108,15 @@ class TransformInfo(Doc):
     upstream: list[Upstream]
 
 
+class PredictionInfo(Doc):
+    """1.5: how dataspoc-ml computed an ml.predictions table (lineage from source to prediction)."""
+
+    model: Name
+    version: Annotated[int, Field(ge=1)] | None = None
+    task: Literal["classification", "regression", "forecast", "clustering"]
+    input: Upstream
+
+
 class Table(Doc):
     layer: Layer
     namespace: Name
@@ -129,6 +138,7 @@ class Table(Doc):
     quality: Quality | None = None
     derived_from: list[str] | None = None
     transform: TransformInfo | None = None  # 1.3: gold tables written by dataspoc-lens
+    prediction: PredictionInfo | None = None  # 1.5: ml.predictions tables
     schema_history: Annotated[list[SchemaVersion], Field(min_length=1)]
 
     @model_validator(mode="after")
