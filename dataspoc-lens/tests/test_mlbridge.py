@@ -32,17 +32,22 @@ if model == "nope":
 if command == "train":
     print(f"trained {{model}} on {{table}}", file=sys.stderr)
     sys.exit(0)
-run_id = "20261122T031000.000Z-0f0e0d"
-rel = f"ml/predictions/{{model}}/part-{{run_id}}-00000.parquet"
-(bucket / rel).parent.mkdir(parents=True, exist_ok=True)
-pq.write_table(pa.table({{"customer_id": pa.array([100, 101], pa.int64()), "prediction": [True, False]}}), bucket / rel)
-size = (bucket / rel).stat().st_size
+args = [part for arg in args for part in (arg.split("=", 1) if arg.startswith("--output-table=") else [arg])]
+name = args[args.index("--output-table") + 1] if "--output-table" in args else model
 manifest_path = bucket / ".dataspoc" / "manifest.json"
 manifest = json.loads(manifest_path.read_text())
+runs = sum(1 for t in manifest["tables"] if t["layer"] == "ml")  # each predict run: a new run id and new rows
+run_id = f"20261122T03100{{runs}}.000Z-0f0e0d"
+rel = f"ml/predictions/{{name}}/part-{{run_id}}-00000.parquet"
+(bucket / rel).parent.mkdir(parents=True, exist_ok=True)
+rows = pa.table({{"customer_id": pa.array([100 + runs, 101 + runs], pa.int64()), "prediction": [True, False]}})
+pq.write_table(rows, bucket / rel)
+size = (bucket / rel).stat().st_size
 columns = [{{"name": "customer_id", "type": "int64", "nullable": True}}, {{"name": "prediction", "type": "bool", "nullable": True}}]
 at = datetime.now(timezone.utc).isoformat()
+manifest["tables"] = [t for t in manifest["tables"] if t["location"] != f"ml/predictions/{{name}}"]
 manifest["tables"].append({{
-    "layer": "ml", "namespace": "predictions", "name": model, "location": f"ml/predictions/{{model}}",
+    "layer": "ml", "namespace": "predictions", "name": name, "location": f"ml/predictions/{{name}}",
     "format": "parquet", "partition_by": [],
     "partitions": [{{"values": {{}}, "files": [{{"path": rel, "rows": 2, "bytes": size, "run_id": run_id}}], "rows": 2, "bytes": size}}],
     "columns": columns, "row_count": 2, "file_count": 1, "bytes": size, "last_run_id": run_id, "last_run_at": at,
@@ -50,7 +55,7 @@ manifest["tables"].append({{
     "schema_history": [{{"version": 1, "run_id": run_id, "at": at, "change": "created", "columns": columns}}],
 }})
 manifest_path.write_text(json.dumps(manifest))
-print(f"wrote 2 predictions to ml.predictions.{{model}}", file=sys.stderr)
+print(f"wrote 2 predictions to ml.predictions.{{name}}", file=sys.stderr)
 """
 
 
@@ -160,3 +165,24 @@ def test_options_lens_does_not_know_are_passed_on(lens, local_lake, fake_ml, arg
     result = lens("ml", *argv, "--bucket", local_lake.url, env={"DATASPOC_ML_BIN": str(script)})
     assert result.code == ExitCode.OK, result.stderr
     assert json.loads(calls.read_text()) == [*forwarded, "--bucket", local_lake.url]
+
+
+def test_predict_refreshes_a_cached_copy_of_its_predictions(lens, local_lake, fake_ml):
+    script, _ = fake_ml
+    shop(local_lake)
+    env = {"DATASPOC_ML_BIN": str(script), "DATASPOC_BUCKET": local_lake.url}
+    assert lens("ml", "predict", "churn", "--table", "customers", env=env).code == ExitCode.OK
+    assert lens("cache", "ml.predictions.churn", env=env).code == ExitCode.OK
+    again = lens("ml", "predict", "churn", "--table", "customers", "--output-table", "churn", env=env)
+    assert again.code == ExitCode.OK, again.stderr
+    assert "SELECT * FROM ml.predictions.churn LIMIT 10" in again.stderr
+    [cached] = json.loads(lens("cache", "list", "--json", env=env).stdout)
+    assert cached["table"] == "ml.predictions.churn" and cached["state"] == "fresh"
+    offline = lens("query", "SELECT customer_id FROM ml.predictions.churn ORDER BY 1", "--offline", "--format", "json",
+                   env=env)  # fmt: skip
+    assert offline.code == ExitCode.OK, offline.stderr
+    assert [r["customer_id"] for r in json.loads(offline.stdout)] == [101, 102]  # the second run's rows
+
+    other = lens("ml", "predict", "churn", "--table", "customers", "--output-table=churn_today", env=env)
+    assert other.code == ExitCode.OK, other.stderr
+    assert "SELECT * FROM ml.predictions.churn_today LIMIT 10" in other.stderr

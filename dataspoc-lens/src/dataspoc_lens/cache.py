@@ -122,6 +122,21 @@ def add(catalog: Catalog, names: list[str], max_bytes: int | None = None) -> lis
     return done
 
 
+def refresh(catalog: Catalog, names: list[str]) -> list[str]:
+    """After another tool rewrote tables: bring the cached copies among `names` up to date and
+    note the manifest as now seen (what `--offline` knows). A bucket never cached is left alone."""
+    index = load_index(catalog.bucket)
+    if not index["tables"] and index["manifest"] is None:
+        return []
+    cached = [n for n in names if n in index["tables"]]
+    if cached:
+        add(catalog, cached)
+    else:
+        index["manifest"] = {"tables": [t.model_dump(mode="json") for t in catalog.tables]}
+        save_index(catalog.bucket, index)
+    return cached
+
+
 def limit() -> int:
     value = settings.load_all().get("cache_max_bytes")
     return int(value) if isinstance(value, int) and value > 0 else DEFAULT_MAX_BYTES

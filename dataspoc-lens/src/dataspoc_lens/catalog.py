@@ -92,6 +92,7 @@ class Catalog:
             "last_run_at": t.last_run_at.isoformat(),
             "writer": t.writer,
             "derived_from": t.derived_from,
+            "prediction": t.prediction.model_dump(mode="json") if t.prediction else None,
             "quality": t.quality.model_dump(mode="json") if t.quality else None,
             "schema_history": [
                 {

@@ -377,6 +377,13 @@ def schema(described: dict[str, Any]) -> None:
         lines.append(f"  primary key: {', '.join(described['primary_key'])}")
     if described.get("derived_from"):
         lines.append(f"  derived from: {', '.join(described['derived_from'])}")
+    if described.get("prediction"):
+        p = described["prediction"]
+        version = f" v{p['version']}" if p.get("version") else ""
+        lines.append(
+            f"  scored by model {p['model']}{version} ({p['task']}) on {p['input']['location']}"
+            f" at run {p['input']['last_run_id']}"
+        )
     sys.stdout.write("\n".join(lines) + "\n\n")
     rows = [
         [c["name"], c["type"], "yes" if c["nullable"] else "no", "partition" if c["partition"] else ""]

@@ -17,7 +17,7 @@ from dataspoc_lens.cli.app import (
     ml_command,
     resolve,
 )
-from dataspoc_lens.console import say
+from dataspoc_lens.console import say, warn
 
 ModelArgument = Annotated[str, typer.Argument(help="The model's name, e.g. churn.")]
 
@@ -31,6 +31,7 @@ def _run(args: list[str], bucket: str) -> None:
 @ml_command(
     "dataspoc-lens ml predict churn --table curated.crm.customers",
     "dataspoc-lens ml predict churn --table curated.crm.customers --version 2",
+    "dataspoc-lens ml predict churn --table curated.crm.customers --key customer_id --output-table churn_today",
 )
 def predict(
     ctx: typer.Context,
@@ -40,13 +41,22 @@ def predict(
     debug: DebugOption = False,
 ) -> None:
     """Score a table with a trained model; the predictions are at once queryable as
-    ml.predictions.MODEL (Lens reads the manifest afresh on every command). Other dataspoc-ml
-    options (`--version N`, ...) are passed on as they are."""
+    ml.predictions.MODEL (or --output-table): Lens re-reads the catalog and refreshes a cached
+    copy of the table. Other dataspoc-ml options (`--key a,b`, `--output-table NAME`, ...) are
+    passed on as they are."""
     from dataspoc_lens import mlbridge
 
-    code = mlbridge.run(["predict", model, "--table", table, *ctx.args], resolve(bucket))
+    url = resolve(bucket)
+    code = mlbridge.run(["predict", model, "--table", table, *ctx.args], url)
     if code == 0:
-        say(f"query the predictions with: dataspoc-lens query 'SELECT * FROM ml.predictions.{model} LIMIT 10'")
+        name = mlbridge.output_table(model, ctx.args)
+        published = mlbridge.after_predict(url, name)
+        if published is None:
+            warn(
+                f"{name} is not in the bucket's manifest after dataspoc-ml predict; `dataspoc-lens catalog` lists the tables"
+            )
+        else:
+            say(f"query the predictions with: dataspoc-lens query 'SELECT * FROM {name} LIMIT 10'")
     raise typer.Exit(code)
 
 
