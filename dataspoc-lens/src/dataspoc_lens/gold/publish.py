@@ -125,7 +125,7 @@ def _entry(
         for listed in partition.get("files", []):
             replaced.append(
                 {
-                    **{k: listed[k] for k in ("path", "rows", "bytes", "run_id") if k in listed},
+                    **listed,  # every field, those of a later contract version too
                     "partition": values,
                     "replaced_by": run_id,
                     "replaced_at": at,
