@@ -9,6 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests (test_properties_*.py) are derandomized: each test's examples come from a seed
+# derived from its own name, so every run, and CI, tries the same cases and never flakes on a
+# newly found one. HYPOTHESIS_PROFILE=explore searches with fresh random examples instead.
+settings.register_profile("ci", derandomize=True, deadline=None, database=None, print_blob=True)
+settings.register_profile("explore", deadline=None, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_ROOT = PACKAGE_ROOT.parent / "contract"

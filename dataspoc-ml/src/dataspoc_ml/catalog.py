@@ -7,6 +7,8 @@ other entry exactly as it found it.
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 from datetime import datetime, timezone
 from typing import Any
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 
 from dataspoc_ml import __version__
 from dataspoc_ml.bucket import Bucket
-from dataspoc_ml.contract import CONTRACT_VERSION, MANIFEST_LOCK, MANIFEST_PATH
+from dataspoc_ml.contract import CONTRACT_VERSION, MANIFEST_LOCK, MANIFEST_PATH, SCHEMAS
 from dataspoc_ml.contract.models import Manifest, Table, parse
 from dataspoc_ml.errors import AmbiguousTable, ContractError, UnknownTable
 
@@ -132,6 +134,8 @@ def upsert_table(bucket: Bucket, entry: dict[str, Any]) -> dict[str, Any] | None
         previous = tables[index] if index is not None else None
         entry = dict(entry, schema_history=merge_history(previous, entry))
         if previous is not None:
+            # fields of a later contract version stay as found: the contract's rule for writers
+            entry = {**{k: v for k, v in previous.items() if k not in table_fields()}, **entry}
             entry = dict(entry, replaced=replaced_files(previous, entry))
             if not entry["replaced"]:
                 del entry["replaced"]
@@ -150,6 +154,13 @@ def upsert_table(bucket: Bucket, entry: dict[str, Any]) -> dict[str, Any] | None
     return previous
 
 
+@functools.cache
+def table_fields() -> frozenset[str]:
+    """The fields of a table entry this version of the contract knows."""
+    schema = json.loads((SCHEMAS / "manifest.schema.json").read_text())
+    return frozenset(schema["$defs"]["table"]["properties"])
+
+
 def replaced_files(previous: dict[str, Any], entry: dict[str, Any]) -> list[dict[str, Any]]:
     """The files the new entry no longer lists, kept under `replaced` (with those replaced
     before) until `dataspoc-ml vacuum` deletes them past the retention: a Lens query that
@@ -162,7 +173,7 @@ def replaced_files(previous: dict[str, Any], entry: dict[str, Any]) -> list[dict
                 continue
             kept.append(
                 {
-                    **{k: old[k] for k in ("path", "rows", "bytes", "run_id") if k in old},
+                    **old,  # every field, those of a later contract version too
                     "partition": partition.get("values", {}),
                     "replaced_by": entry["last_run_id"],
                     "replaced_at": entry["last_run_at"],
