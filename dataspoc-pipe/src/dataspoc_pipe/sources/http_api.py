@@ -298,8 +298,11 @@ def _with_params(url: str, params: dict[str, Any]) -> str:
 
 
 def _snippet(raw: bytes) -> str:
-    text = " ".join(raw[:200].decode("utf-8", "replace").split())
-    return repr(text + ("..." if len(raw) > 200 else ""))
+    """The start of a body, for an error message. Secrets are hidden before it is cut: cut
+    first, a secret straddling the cut would show its first characters, which `scrub` cannot
+    recognise."""
+    text = " ".join(diagnostics.scrub(raw.decode("utf-8", "replace")).split())
+    return repr(text[:200] + ("..." if len(text) > 200 else ""))
 
 
 def open_streams(config: HttpConfig, context: Context) -> list[Stream]:

@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dataspoc_pipe import diagnostics
 from dataspoc_pipe.contract.models import StreamBookmark
 from dataspoc_pipe.errors import SourceError, SourceUnreachable, UsageError
 from dataspoc_pipe.sources import types
@@ -434,7 +435,8 @@ class SingerSource(Interleaved):
         return message
 
     def _not_a_message(self, line: bytes, number: int) -> str:
-        shown = line[:80].decode("utf-8", "replace")
+        # secrets hidden before the cut, which would leave a part of one unrecognisable
+        shown = diagnostics.scrub(line.decode("utf-8", "replace"))[:80]
         return (
             f"{self.origin()} output line {number}: not a Singer message ({shown!r}); "
             "a tap must log to stderr, never stdout"
