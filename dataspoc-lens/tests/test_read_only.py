@@ -103,3 +103,16 @@ def test_write_lets_copy_write_outside_the_bucket_only(lens, lake, tmp_path):
         assert cwd.code == ExitCode.USAGE and "holds the bucket" in cwd.stderr
         inside = lens("query", "SELECT 1", "--bucket", lake.url, "--write-dir", f"{lake.url}/raw")
         assert inside.code == ExitCode.USAGE and "inside the bucket" in inside.stderr
+
+
+def test_a_result_file_never_lands_in_a_local_bucket(lens, local_lake, tmp_path):
+    """--output (and the shell's .export, through the same code) naming a file in the bucket is
+    refused, the manifest included; the bucket stays as it was."""
+    lake = shop(local_lake)
+    before = {p: lake.fs.cat_file(p) for p in bucket_files(lake)}
+    for target in (f"{lake.url}/.dataspoc/manifest.json", f"{lake.url}/raw/shop/orders/evil.csv"):
+        result = lens("query", "SELECT 1 AS a", "--bucket", lake.url, "--output", target, "--format", "json")
+        assert result.code == ExitCode.USAGE and "is inside the bucket" in result.stderr, result
+    assert {p: lake.fs.cat_file(p) for p in bucket_files(lake)} == before
+    ok = lens("query", "SELECT 1 AS a", "--bucket", lake.url, "--output", str(tmp_path / "a.csv"))
+    assert ok.code == ExitCode.OK and (tmp_path / "a.csv").read_text() == "a\n1\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dataspoc_lens import render
-from dataspoc_lens.errors import QueryError, UsageError
+from dataspoc_lens.errors import QueryError, ReadOnlyRefused, UsageError
 
 
 @dataclass
@@ -90,6 +90,8 @@ def run(
 
     from dataspoc_lens.translate import translate
 
+    if output is not None:
+        outside_the_buckets(output, session.local_roots)
     parts = statements(session.con, text)
     session.prepare(text)
     for statement in parts[:-1]:
@@ -114,6 +116,18 @@ def run(
         else:
             render.batches(rows.names, rows.batches(), fmt, stream)
         return Outcome(len(parts), rows.cut)
+
+
+def outside_the_buckets(output: str, roots: tuple[Path, ...]) -> None:
+    """Lens never writes into a bucket: refuse a result file (--output, the shell's .export)
+    that would land in a local bucket's folder."""
+    target = Path(output).expanduser().resolve()
+    for root in roots:
+        if target == root or root in target.parents:
+            raise ReadOnlyRefused(
+                f"{output} is inside the bucket {root}: dataspoc-lens never writes into the bucket; "
+                "write the result outside it"
+            )
 
 
 class _target:

@@ -29,6 +29,7 @@ class Queries:
     (refuse what a read-only query may not do, mount what it reads), run and stream."""
 
     con: duckdb.DuckDBPyConnection
+    local_roots: tuple[Path, ...] = ()  # the local buckets' folders: no result file may land in them
 
     def prepare(self, sql: str | None) -> None:
         raise NotImplementedError
@@ -63,6 +64,7 @@ class Session(Queries):
     ):
         self.catalog = catalog
         self.write = write_dir is not None
+        self.local_roots = _local_roots([catalog])
         self.cached = _cached(catalog)
         self.con, self.path_of = open_connection(catalog, extension_directory, write_dir, locked, self.cached)
         self.mounted: set[str] = set()
@@ -80,6 +82,10 @@ class Session(Queries):
 
             used = {t.qualified for t in self.catalog.tables if t.qualified in self.mounted - before}
             cache.touch(self.catalog.bucket, used)
+
+
+def _local_roots(catalogs: list[Catalog]) -> tuple[Path, ...]:
+    return tuple(Path(c.bucket.root) for c in catalogs if c.bucket.is_local)
 
 
 def _cached(catalog: Catalog) -> dict[str, str]:
@@ -215,6 +221,7 @@ class Several(Queries):
                 f"a bucket may not be named '{bad[0]}' in a query over several buckets; save it under another name"
             )
         self.write = write_dir is not None
+        self.local_roots = _local_roots(list(named.values()))
         self.con = _connect(None)
         registered: dict[str, Any] = {}
         directories: list[str] = []
