@@ -202,7 +202,7 @@ def assert_valid(document: dict) -> None:
     assert errors == []
 
 
-@settings(max_examples=100)
+@settings(max_examples=50)
 @given(
     document=documents(),
     batches=st.lists(st.integers(1, 10**5), min_size=1, max_size=3, unique=True)
@@ -243,7 +243,7 @@ def test_a_sequence_of_runs_keeps_what_it_does_not_own(document, batches):
     assert_valid(result)
 
 
-@settings(max_examples=100)
+@settings(max_examples=50)
 @given(document=documents(), batch=runs(7))
 def test_applying_a_run_twice_is_applying_it_once(document, batch):
     """A crashed run is re-applied: the second time changes nothing."""
@@ -251,7 +251,7 @@ def test_applying_a_run_twice_is_applying_it_once(document, batch):
     assert apply(once, batch, 7) == once
 
 
-@settings(max_examples=100)
+@settings(max_examples=50)
 @given(document=documents(), batch=runs(7))
 def test_later_fields_change_nothing_else(document, batch):
     """The result, without a later version's fields, is the result for the document without
@@ -262,7 +262,7 @@ def test_later_fields_change_nothing_else(document, batch):
     assert_valid(without)
 
 
-@settings(max_examples=100)
+@settings(max_examples=50)
 @given(document=documents(), batch=runs(7))
 def test_each_table_counts_what_it_lists(document, batch):
     """Every table a run touches lists each of the run's files once, and its counts are the sums
@@ -283,7 +283,7 @@ def test_each_table_counts_what_it_lists(document, batch):
         assert table["bytes"] == sum(p["bytes"] for p in table["partitions"])
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(
     document=documents(),
     scores=st.dictionaries(
