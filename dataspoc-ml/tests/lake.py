@@ -269,3 +269,15 @@ def sklearn_table(loader: Any) -> tuple[pa.Table, Any, Any]:
     target = bunch.target
     columns["target"] = pa.array(target, pa.int64() if target.dtype.kind == "i" else pa.float64())
     return pa.table(columns), bunch.data, target
+
+
+def snapshot(url: str) -> dict[str, bytes]:
+    """Every object of the bucket at `url` with its bytes, to show a refused command changed nothing."""
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.invalidate_cache()
+    return {path: fs.cat_file(path) for path in fs.find(root)}
+
+
+def write_json(url: str, rel: str, document: Any) -> None:
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.pipe_file(f"{root.rstrip('/')}/{rel}", (json.dumps(document, indent=2) + "\n").encode())

@@ -8,6 +8,7 @@ import lake
 from dataspoc_ml import catalog, cli, datasets
 from dataspoc_ml.bucket import Bucket
 from dataspoc_ml.cli import common as cli_common
+from dataspoc_ml.contract import CONTRACT_VERSION
 from dataspoc_ml.contract.models import Feature
 from dataspoc_ml.errors import (
     AmbiguousTable,
@@ -101,7 +102,7 @@ def test_upsert_creates_manifest_and_keeps_history(tmp_path):
     assert catalog.upsert_table(bucket, entry) is None
     manifest = lake.read_json(url, ".dataspoc/manifest.json")
     lake.assert_valid("manifest", manifest)
-    assert manifest["contract_version"] == "1.0" and len(manifest["tables"]) == 1
+    assert manifest["contract_version"] == CONTRACT_VERSION and len(manifest["tables"]) == 1
     assert not (tmp_path / "empty" / ".dataspoc" / "manifest.lock").exists()
 
     changed = dict(entry, last_run_id="20261122T041000.000Z-0f0e0e", last_run_at="2026-11-22T04:10:02Z")

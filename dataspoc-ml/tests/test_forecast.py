@@ -10,6 +10,7 @@ import datetime
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import lake
@@ -48,13 +49,19 @@ def test_forecast_beats_seasonal_naive_and_predicts_each_store(ml, url):
     options = features["options"]
     assert options["time_column"] == "day" and options["by"] == ["store_id"] and options["freq"] == "D"
     assert options["horizon"] == 14 and options["series"] == 3
+    days = lake.sales().column("day")
+    assert features["lineage"]["date_range"] == {
+        "column": "day",
+        "min": str(pc.min(days)),
+        "max": str(pc.max(days)),
+    }
 
     predicted = ml("predict", "sales", "--bucket", url, "--json")
     assert predicted.code == ExitCode.OK, predicted.stderr
     assert predicted.json()["horizon"] == 14 and predicted.json()["rows"] == 3 * 14
     assert "trained on these very rows" not in predicted.stderr  # forecasting from the history is the point
     out = lake.read_parquet(url, predicted.json()["path"]).to_pandas()
-    assert list(out.columns) == ["store_id", "day", "prediction", "lower", "upper"]
+    assert list(out.columns) == ["store_id", "day", "prediction", "lower", "upper", "model_version", "run_id"]
     schema = lake.read_parquet(url, predicted.json()["path"]).schema
     assert schema.field("day").type == pa.date32() and schema.field("store_id").type == pa.int64()
     assert sorted(set(out["store_id"])) == [1, 2, 3]
@@ -100,7 +107,7 @@ def test_weekly_forecast_without_a_series_key(ml, local_bucket):
     predicted = ml("predict", "weekly", "--bucket", local_bucket, "--json")
     assert predicted.code == ExitCode.OK, predicted.stderr
     out = lake.read_parquet(local_bucket, predicted.json()["path"])
-    assert out.column_names == ["at", "prediction", "lower", "upper"] and out.num_rows == 13
+    assert out.column_names == ["at", "prediction", "lower", "upper", "model_version", "run_id"] and out.num_rows == 13
     weeks = pd.to_datetime(out.column("at").to_pandas())
     assert (weeks.dt.day_of_week == 0).all()  # weeks start on Monday
     # a week of the level (100), the trend (0.05 a day, 2 years on) and the weekly pattern (16.7 a day)

@@ -60,6 +60,7 @@ def test_every_training_is_a_version_and_promotion_rolls_back(ml, url):
     ]
     assert "scikit-learn" in lineage["libraries"] and "python" in lineage["libraries"]
     assert lineage["command"].startswith("dataspoc-ml train churn --table raw.crm.customers")
+    assert lineage["date_range"] == {"column": "dt", "min": "2026-11-21", "max": "2026-11-22"}
 
     rolled = ml("promote", "churn", "--version", "1", "--bucket", url)
     assert rolled.code == ExitCode.OK, rolled.stderr
@@ -79,6 +80,7 @@ def test_every_training_is_a_version_and_promotion_rolls_back(ml, url):
     card = ml("card", "churn", "--bucket", url)
     assert card.stdout.startswith("# Model card: churn v1")
     assert "## Data and lineage" in card.stdout and lake.RUN_ID in card.stdout
+    assert "- `dt` from 2026-11-21 to 2026-11-22" in card.stdout and "Saw no data after 2026-11-22." in card.stdout
     assert model_bytes(url, "ml/models/churn/v1/card.md").decode() == card.stdout.rstrip("\n") + "\n"
 
 

@@ -121,6 +121,16 @@ def test_multiclass_linear_with_cross_validation(ml, local_bucket):
     assert cv["folds"] == 3
     close(cv["metrics"]["accuracy"], {"mean": np.mean(folds), "std": np.std(folds)})
 
+    # more than two classes: one probability per class, in a struct named by the classes
+    scored = ml("predict", "wine", "--key", "alcohol", "--bucket", local_bucket, "--json")
+    assert scored.code == ExitCode.OK, scored.stderr
+    out = lake.read_parquet(local_bucket, scored.json()["path"])
+    assert out.column_names == ["alcohol", "prediction", "probabilities", "model_version", "run_id"]
+    assert [f.name for f in out.schema.field("probabilities").type] == ["0", "1", "2"]
+    got = np.array([[row[c] for c in ("0", "1", "2")] for row in out.column("probabilities").to_pylist()])
+    assert np.allclose(got, direct.predict_proba(x), atol=TOLERANCE)
+    assert out.column("prediction").to_pylist() == direct.predict(x).tolist()
+
 
 def test_regression_estimators_match_scikit_learn(ml, local_bucket):
     x, y = publish(local_bucket, "gold.lab.diabetes", load_diabetes)

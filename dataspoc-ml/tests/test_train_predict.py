@@ -87,7 +87,24 @@ def test_train_and_predict_local(ml, local_bucket):
     columns = {c["name"]: c["type"] for c in entry["columns"]}
     assert columns["prediction"] == "bool" and columns["probability"] == "double" and columns["dt"] == "string"
     data = lake.read_parquet(local_bucket, result["path"])
-    assert data.num_rows == 400 and data.column_names[-2:] == ["prediction", "probability"]
+    # no primary key known: every input column is kept, then the task's and the run's
+    assert data.num_rows == 400 and data.column_names == [
+        *(c["name"] for c in before["tables"][0]["columns"] if c["name"] != "dt"),
+        "dt",
+        "prediction",
+        "probability",
+        "model_version",
+        "run_id",
+    ]
+    assert set(data.column("model_version").to_pylist()) == {1}
+    assert set(data.column("run_id").to_pylist()) == {entry["last_run_id"]} == {result["run_id"]}
+    assert entry["prediction"] == {
+        "model": "churn",
+        "version": 1,
+        "task": "classification",
+        "input": {"location": "raw/crm/customers", "last_run_id": lake.RUN_ID},
+    }
+    assert entry["derived_from"] == ["raw/crm/customers"]
     assert sorted(set(data.column("dt").to_pylist())) == ["2026-11-21", "2026-11-22"]
     probability = data.column("probability").to_pylist()
     assert all(0 <= p <= 1 for p in probability)
@@ -150,3 +167,72 @@ def test_train_and_predict_s3_regression(ml, s3_bucket):
     assert "probability" not in {c["name"] for c in entry["columns"]}
     data = lake.read_parquet(s3_bucket, predicted.json()["path"])
     assert data.num_rows == 400
+
+
+def test_predict_keeps_key_columns_and_publishes_another_table(ml, local_bucket):
+    manifest = lake.build(local_bucket)
+    # prospects declares its primary key, as a database source's table would
+    next(t for t in manifest["tables"] if t["name"] == "prospects")["primary_key"] = ["customer_id"]
+    lake.write_json(local_bucket, ".dataspoc/manifest.json", manifest)
+    churn = [
+        "train",
+        "churn",
+        "--table",
+        "crm.customers",
+        "--target",
+        "churned",
+        "--exclude",
+        "lifetime_value,total_spent",
+    ]
+    assert ml(*churn, "--bucket", local_bucket).code == ExitCode.OK
+
+    keyed = ml("predict", "churn", "--table", "prospects", "--bucket", local_bucket, "--json")
+    assert keyed.code == ExitCode.OK, keyed.stderr
+    assert keyed.json()["key"] == ["customer_id"] and keyed.json()["output_table"] == "ml.predictions.churn"
+    out = lake.read_parquet(local_bucket, keyed.json()["path"])
+    assert out.column_names == ["customer_id", "prediction", "probability", "model_version", "run_id"]
+    assert out.column("customer_id").to_pylist() == lake.customers(60, seed=11).column("customer_id").to_pylist()
+
+    by_country = ml(
+        "predict", "churn", "--key", "country,dt", "--output-table", "churn_by_country",
+        "--bucket", local_bucket, "--json",
+    )  # fmt: skip
+    assert by_country.code == ExitCode.OK, by_country.stderr
+    assert "ml.predictions.churn_by_country" in by_country.stderr
+    manifest = lake.read_json(local_bucket, ".dataspoc/manifest.json")
+    lake.assert_valid("manifest", manifest)
+    entries = {t["name"]: t for t in manifest["tables"] if t["layer"] == "ml"}
+    assert entries["churn"]["last_run_id"] == keyed.json()["run_id"]  # the model's own table untouched
+    other = entries["churn_by_country"]
+    assert other["location"] == "ml/predictions/churn_by_country"
+    assert other["prediction"]["model"] == "churn" and other["prediction"]["version"] == 1
+    out = lake.read_parquet(local_bucket, by_country.json()["path"])
+    assert out.column_names == ["country", "dt", "prediction", "probability", "model_version", "run_id"]
+    assert out.num_rows == 400 and set(out.column("dt").to_pylist()) == {"2026-11-21", "2026-11-22"}
+
+    # an older version on demand: its number on every row and in the lineage
+    assert ml(*churn, "--bucket", local_bucket).code == ExitCode.OK  # v2, promoted
+    older = ml("predict", "churn", "--version", "1", "--table", "prospects", "--bucket", local_bucket, "--json")
+    assert older.code == ExitCode.OK, older.stderr
+    assert older.json()["version"] == 1
+    assert set(lake.read_parquet(local_bucket, older.json()["path"]).column("model_version").to_pylist()) == {1}
+    newer = ml("predict", "churn", "--table", "prospects", "--bucket", local_bucket, "--json")
+    assert set(lake.read_parquet(local_bucket, newer.json()["path"]).column("model_version").to_pylist()) == {2}
+    manifest = lake.read_json(local_bucket, ".dataspoc/manifest.json")
+    assert next(t for t in manifest["tables"] if t["name"] == "churn")["prediction"]["version"] == 2
+
+    # another model may not replace those predictions; bad keys and names are refused; nothing changes
+    assert (
+        ml("train", "ltv", "--table", "crm.customers", "--target", "lifetime_value", "--bucket", local_bucket).code == 0
+    )
+    before = lake.snapshot(local_bucket)
+    taken = ml("predict", "ltv", "--output-table", "churn_by_country", "--bucket", local_bucket)
+    assert taken.code == ExitCode.USAGE
+    assert "ml.predictions.churn_by_country holds the predictions of model 'churn'" in taken.stderr
+    unknown = ml("predict", "churn", "--key", "customer_id,nope", "--bucket", local_bucket)
+    assert unknown.code == ExitCode.USAGE and "has no column(s) nope" in unknown.stderr
+    bad_name = ml("predict", "churn", "--output-table", "Churn-Today", "--bucket", local_bucket)
+    assert bad_name.code == ExitCode.USAGE and "bad --output-table 'Churn-Today'" in bad_name.stderr
+    assert lake.snapshot(local_bucket) == before
+    for result in (taken, unknown, bad_name):
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -68,6 +68,18 @@ def test_csv_to_prediction(cli, tmp_path, bucket_url):
                   "SELECT count(*) AS n, count(DISTINCT customer_id) AS ids FROM ml.predictions.churn")
     assert counted.code == 0, counted.stderr
     assert counted.json() == [{"n": 400, "ids": 400}]
+    # lineage from the source's raw run to the prediction, in the catalog and on every row
+    described = cli(*lens, "schema", "ml.predictions.churn", *with_bucket, "--json")
+    assert described.code == 0, described.stderr
+    lineage = described.json()["prediction"]
+    raw_run = next(t for t in read_json(bucket_url, ".dataspoc/manifest.json")["tables"] if t["name"] == "customers")
+    assert lineage["model"] == "churn" and lineage["version"] == 1
+    assert lineage["input"] == {"location": "raw/crm/customers", "last_run_id": raw_run["last_run_id"]}
+    stamped = cli(*lens, "query", *with_bucket, "--format", "json",
+                  "SELECT DISTINCT model_version, run_id FROM ml.predictions.churn")
+    assert stamped.code == 0, stamped.stderr
+    [row] = stamped.json()
+    assert row["model_version"] == 1 and row["run_id"] == described.json()["last_run_id"]
 
     # Lens writes too: a gold table over the predictions and the orders, partitioned by plan
     (tmp_path / "transforms" / "sales").mkdir(parents=True)

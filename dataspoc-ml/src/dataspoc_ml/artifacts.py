@@ -91,6 +91,7 @@ def save(
     *,
     table: Table | None = None,
     argv: list[str] | None = None,
+    date_range: dict[str, str] | None = None,
     promote: bool = True,
 ) -> int:
     """Write a new version of the model (and promote it unless told not to); its number."""
@@ -106,7 +107,7 @@ def save(
         version = max(_version_numbers(bucket, name, finished_only=False), default=0) + 1
         update: dict[str, Any] = {"contract_version": CONTRACT, "version": version, "model_sha256": sha256(pickled)}
         if table is not None:
-            update["lineage"] = lineage(table, argv)
+            update["lineage"] = lineage(table, argv) | ({"date_range": date_range} if date_range else {})
         features = Features.model_validate({**dump(features), **update})
         metrics = Metrics.model_validate({**dump(metrics), "contract_version": CONTRACT, "version": version})
         documents: dict[str, bytes] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -117,18 +118,25 @@ def resolve(manifest: Manifest | None, ref: str, bucket: Bucket) -> Table:
     raise UnknownTable(f"no table '{ref}' in {bucket.display(MANIFEST_PATH)}; tables: {_candidates(manifest.tables)}")
 
 
-def upsert_table(bucket: Bucket, entry: dict[str, Any]) -> dict[str, Any] | None:
+def upsert_table(
+    bucket: Bucket, entry: dict[str, Any], guard: Callable[[dict[str, Any] | None], None] | None = None
+) -> dict[str, Any] | None:
     """Replace (or add) one ML table entry under the manifest lock; return the previous entry.
 
     `entry` is built by the caller; its schema_history is merged here with the previous one, so
-    the read-modify-write of the history happens under the lock too.
+    the read-modify-write of the history happens under the lock too, as does `guard`, which may
+    refuse the write on seeing the manifest.
     """
     if entry.get("layer") != "ml":
         raise ContractError(f"dataspoc-ml writes only ml tables, not {entry.get('location')}")
     with bucket.lock(MANIFEST_LOCK, owner=WRITER):
         document = read_manifest_document(bucket)
+        if guard is not None:
+            guard(document)
         if document is None:
             document = {"contract_version": CONTRACT_VERSION, "updated_at": "", "tables": []}
+        elif minor(document.get("contract_version", "1.0")) < minor(CONTRACT_VERSION):
+            document["contract_version"] = CONTRACT_VERSION  # the entry may use this version's fields
         tables: list[dict[str, Any]] = document["tables"]
         index = next((i for i, t in enumerate(tables) if t.get("location") == entry["location"]), None)
         previous = tables[index] if index is not None else None
@@ -159,6 +167,13 @@ def table_fields() -> frozenset[str]:
     """The fields of a table entry this version of the contract knows."""
     schema = json.loads((SCHEMAS / "manifest.schema.json").read_text())
     return frozenset(schema["$defs"]["table"]["properties"])
+
+
+def minor(version: str) -> int:
+    try:
+        return int(str(version).split(".")[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 def replaced_files(previous: dict[str, Any], entry: dict[str, Any]) -> list[dict[str, Any]]:

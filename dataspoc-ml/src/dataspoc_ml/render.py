@@ -146,7 +146,11 @@ def train_summary(report: TrainReport) -> None:
 
 def predict_summary(report: PredictReport, display: str) -> None:
     what = f"{report.horizon} period(s) of forecast per series" if report.horizon else "predictions"
-    console.say(f"wrote {report.rows:,} rows ({what}) of model '{report.model}' on {report.table} to {display}")
+    version = f" v{report.version}" if report.version else ""
+    console.say(
+        f"wrote {report.rows:,} rows ({what}) of model '{report.model}'{version} on {report.table} "
+        f"to {report.output_table} ({display})"
+    )
     if report.trained_on_these_rows and report.task in ("classification", "regression"):
         console.warn(
             f"model '{report.model}' was trained on these very rows ({report.table} at its run of training): "

@@ -119,10 +119,10 @@ class TrainReport:
         return self.metrics.task
 
 
-def check_model_name(name: str) -> None:
+def check_model_name(name: str, what: str = "model name") -> None:
     if not NAME_RE.match(name):
         raise UsageError(
-            f"bad model name '{name}': use a lowercase letter, then lowercase letters, digits or "
+            f"bad {what} '{name}': use a lowercase letter, then lowercase letters, digits or "
             "underscores (at most 63 characters), e.g. churn_v2"
         )
 
@@ -499,9 +499,43 @@ def publish(
             "segments": fitted.segments,
         }
     )
-    version = artifacts.save(bucket, fitted.estimator, features_doc, metrics_doc, table=table, argv=opts.argv)
+    version = artifacts.save(
+        bucket,
+        fitted.estimator,
+        features_doc,
+        metrics_doc,
+        table=table,
+        argv=opts.argv,
+        date_range=date_range(table, data, fitted.estimator if task == Task.FORECAST else None),
+    )
     stored = artifacts.info(bucket, opts.model, version)  # the documents as the registry wrote them
     return version, stored.features, stored.metrics
+
+
+def date_range(table: Table, data: Dataset, forecaster: Any = None) -> dict[str, str] | None:
+    """The dates the model saw, for its lineage and card: a forecast's time column; else the
+    table's `dt` partitions; else its first datetime feature. None when the data has no dates."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    column = forecaster.time if forecaster is not None else None
+    if column is None and "dt" in table.partition_by:
+        days = sorted(str(p.values["dt"]) for p in table.partitions if p.values.get("dt"))
+        return {"column": "dt", "min": days[0], "max": days[-1]} if days else None
+    if column is None:
+        column = next((f.name for f in data.features if f.kind == "datetime"), None)
+    if column is None or column not in data.frame:
+        return None
+    seconds = data.frame[column].to_numpy(dtype="float64")  # datetimes travel as epoch seconds
+    seen = seconds[~np.isnan(seconds)]
+    if not len(seen) or not all(math.isfinite(v) for v in (seen.min(), seen.max())):
+        return None
+
+    def day(value: float) -> str:
+        return datetime.fromtimestamp(value, tz=timezone.utc).date().isoformat()
+
+    return {"column": column, "min": day(seen.min()), "max": day(seen.max())}
 
 
 def train(bucket: Bucket, opts: TrainOptions, progress: Progress | None = None) -> TrainReport:

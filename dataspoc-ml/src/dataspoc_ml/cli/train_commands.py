@@ -148,6 +148,7 @@ def train(
 
 @command(
     "dataspoc-ml predict churn --table raw.crm.customers",
+    "dataspoc-ml predict churn --table raw.crm.customers --key customer_id --output-table churn_today",
     "dataspoc-ml predict sales --horizon 28",
 )
 def predict(
@@ -158,24 +159,48 @@ def predict(
     horizon: int | None = typer.Option(
         None, "--horizon", help="Forecast models: periods per series. Default: the model's.", show_default=False
     ),
+    version: int | None = VersionOpt,
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        help="Input columns to keep beside each prediction (a,b). Default: the table's primary key, else every column.",
+        show_default=False,
+    ),
+    output_table: str | None = typer.Option(
+        None,
+        "--output-table",
+        help="Publish ml.predictions.NAME instead of ml.predictions.MODEL.",
+        show_default=False,
+    ),
     bucket: str | None = BucketOpt,
     as_json: bool = JsonOpt,
     debug: bool = DebugOpt,
 ) -> None:
-    """Score a table with the model's promoted version; publish ml/predictions/MODEL as table
-    ml.predictions.MODEL.
+    """Score a table with the model's promoted version (or --version N); publish ml/predictions/MODEL as table
+    ml.predictions.MODEL (or --output-table).
 
-    The table's columns plus prediction (and probability for two classes), or segment for
-    clustering; a forecast model writes the next --horizon periods of each series instead (time,
-    series key, prediction, lower, upper). A warning says when the table is the one the model
-    was trained on.
+    Each row: the key columns, then prediction (and probability for two classes, probabilities
+    per class for more), or segment for clustering; a forecast model writes the next --horizon
+    periods of each series instead (series key, time, prediction, lower, upper). Every row also
+    carries model_version and run_id. The input is read in batches, so memory stays flat. A
+    warning says when the table is the one the model was trained on.
     """
     from dataspoc_ml import render
     from dataspoc_ml.predict import predict as run_predict
 
     opened = shared.open_bucket(bucket)
     with render.Narration() as progress:
-        report = run_predict(opened, model, table, horizon=horizon, progress=progress)
+        keys = [c.strip() for c in key.split(",") if c.strip()] if key else None
+        report = run_predict(
+            opened,
+            model,
+            table,
+            horizon=horizon,
+            progress=progress,
+            key=keys,
+            output_table=output_table,
+            version=version,
+        )
     render.predict_summary(report, opened.display(report.path))
     if as_json:
         shared.print_json(report.as_dict())

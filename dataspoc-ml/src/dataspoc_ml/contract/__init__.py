@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.5"
 SUPPORTED_MAJOR = 1
 SCHEMAS = Path(__file__).parent / "schemas"
 

@@ -26,7 +26,7 @@ def positive_class_probability(model: Any, x: Any) -> Any:
 class Classification(SupervisedSpec):
     task = Task.CLASSIFICATION
     main_metric = "accuracy"
-    outputs = ("prediction", "probability")
+    outputs = ("prediction", "probability", "probabilities")
     baseline_name = "majority class"
     scoring = "accuracy"
 
@@ -105,8 +105,13 @@ class Classification(SupervisedSpec):
         import pyarrow as pa
 
         fields = [pa.field("prediction", arrow_type(target.type, pa.string()))]
-        if len(getattr(estimator, "classes_", [])) == 2:
+        classes = list(getattr(estimator, "classes_", []))
+        if not hasattr(estimator, "predict_proba"):
+            return fields
+        if len(classes) == 2:
             fields.append(pa.field("probability", pa.float64()))
+        elif len(classes) > 2:  # one field per class, named by the class: probabilities."setosa"
+            fields.append(pa.field("probabilities", pa.struct([pa.field(str(c), pa.float64()) for c in classes])))
         return fields
 
     def output_arrays(self, estimator: Any, frame: Any, target: Feature) -> list[Any]:
@@ -116,8 +121,16 @@ class Classification(SupervisedSpec):
         if not len(frame):
             return [pa.array([], type=f.type) for f in fields]
         arrays = [prediction_array(estimator.predict(frame), fields[0].type)]
-        if len(fields) == 2:
+        if len(fields) == 2 and fields[1].name == "probability":
             arrays.append(pa.array(positive_class_probability(estimator, frame), type=pa.float64()))
+        elif len(fields) == 2:
+            matrix = estimator.predict_proba(frame)
+            arrays.append(
+                pa.StructArray.from_arrays(
+                    [pa.array(matrix[:, i], type=pa.float64()) for i in range(matrix.shape[1])],
+                    fields=list(fields[1].type),
+                )
+            )
         return arrays
 
 
