@@ -116,3 +116,12 @@ def test_a_result_file_never_lands_in_a_local_bucket(lens, local_lake, tmp_path)
     assert {p: lake.fs.cat_file(p) for p in bucket_files(lake)} == before
     ok = lens("query", "SELECT 1 AS a", "--bucket", lake.url, "--output", str(tmp_path / "a.csv"))
     assert ok.code == ExitCode.OK and (tmp_path / "a.csv").read_text() == "a\n1\n"
+
+
+def test_a_locked_setting_is_a_read_only_refusal(lens, local_lake):
+    shop(local_lake)
+    result = lens("query", "SET threads = 1", "--bucket", local_lake.url)
+    assert result.code == ExitCode.USAGE
+    assert result.stderr.strip() == (
+        "error: setting threads cannot be changed: dataspoc-lens locks DuckDB's settings so that queries stay read-only"
+    )

@@ -44,8 +44,8 @@ REFUSALS = {
     "detach": (2, re.escape(f"DETACH changes the databases: {BY_TYPE}")),
     "extension": (2, re.escape(f"INSTALL and LOAD add extensions: {BY_TYPE}")),
     # DuckDB's locked configuration (lock_configuration): SET, RESET, PRAGMA, enable_logging
-    "locked": (1, (r'query failed: Invalid Input Error: Cannot change configuration option ""\w+"" - '
-                   r"the configuration has been locked")),
+    "locked": (2, (r"setting \w+ cannot be changed: dataspoc-lens locks DuckDB's settings so that queries stay "
+                   r"read-only")),
     # a path DuckDB's configuration does not allow, or a write the read-only filesystem refuses
     "path": (2, (r'(Cannot access (file|directory) "[^"]*"|it cannot (write \S+|change it)|\S+ is outside the '
                  rf"bucket): {re.escape(OUTSIDE)}")),

@@ -29,6 +29,7 @@ def one_line(message: str) -> str:
 TABLE_MISSING = re.compile(r"(Table|Catalog|Schema) with name (\S+) does not exist", re.I)
 UNREADABLE = re.compile(r"table \S+ cannot be read: .*")
 # DuckDB's refusal of a path its configuration does not allow, or the read-only layer's (readonly_fs.py)
+LOCKED_SETTING = re.compile(r'Cannot change configuration option "+([^"]+)"+ - the configuration has been locked')
 READ_ONLY = re.compile(
     r'Cannot access (?:file|directory) "[^"]*"|it cannot (?:write \S+|change it)|\S+ is outside the bucket'
 )
@@ -83,6 +84,10 @@ def translate(exc: Exception) -> Exception:
         what = refused.group(0) if refused else message
         return ReadOnlyRefused(
             f"{what}: dataspoc-lens queries read the bucket's tables only; pass --write to COPY to a folder"
+        )
+    if isinstance(exc, duckdb.InvalidInputException) and (m := LOCKED_SETTING.search(message)):
+        return ReadOnlyRefused(
+            f"setting {m.group(1)} cannot be changed: dataspoc-lens locks DuckDB's settings so that queries stay read-only"
         )
     if isinstance(exc, duckdb.InvalidInputException) and (m := UNREADABLE.search(message)):
         return UnreadableTable(m.group(0))
