@@ -76,6 +76,7 @@ def test_faulty_storage_never_publishes_a_partial_table(cli, tmp_path, s3_bucket
             assert train.code in (0, 3), train.stderr
             assert "Traceback" not in train.stderr
     assert faults.requests > 20 and sum(faults.counts.values()) > 0, (faults.requests, faults.counts)
+    print(f"seed {seed}: {faults.requests} requests, faults injected: {faults.counts}")  # the figures in reliability.md
 
     # the storage behaves again: a rerun converges, nothing lost, nothing twice
     assert cli("dataspoc-pipe", "run", "--all").code == 0
