@@ -107,3 +107,25 @@ def test_a_lock_whose_create_answer_was_lost_is_taken(where, tmp_path, monkeypat
     with bucket.lock("x.lock", owner="test", timeout=1):
         assert lost and bucket.exists("x.lock")
     assert not bucket.exists("x.lock")
+
+
+def test_a_lock_another_host_left_is_taken_over_once_it_expires(bucket):
+    """A run killed on another machine cannot be asked whether it lives: its lock waits out its
+    age (`stale_after`, 10 minutes by default), then the next writer breaks it and goes on."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    def left(minutes_ago: float) -> None:
+        at = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+        bucket.write_json(
+            "x.lock", {"owner": "dataspoc-pipe", "host": "a-host-that-died", "pid": 1, "at": at.isoformat()}
+        )
+
+    left(minutes_ago=1)
+    with pytest.raises(LockTimeout, match="x.lock"), bucket.lock("x.lock", owner="test", timeout=0.3):
+        pass
+    assert json.loads(bucket.read_bytes("x.lock"))["host"] == "a-host-that-died"  # a live lock is left alone
+    left(minutes_ago=11)
+    with bucket.lock("x.lock", owner="test", timeout=0.3):
+        assert json.loads(bucket.read_bytes("x.lock"))["owner"] == "test"
+    assert not bucket.exists("x.lock")
