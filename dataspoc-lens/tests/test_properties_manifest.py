@@ -190,6 +190,7 @@ def test_publishing_keeps_what_it_does_not_own(document, ns, data):
         (folder / "bucket" / MANIFEST_PATH).write_text(json.dumps(document))
         bucket = Bucket(str(folder / "bucket"))
         ours: set[str] = set()
+        described: dict[str, str | None] = {}  # the last published model's description, per table
         for n in sorted(ns):
             build = data.draw(builds(n))
             location = build[0].location
@@ -197,6 +198,7 @@ def test_publishing_keeps_what_it_does_not_own(document, ns, data):
                 continue  # refused: see the test below
             publish_on(bucket, folder, build, n)
             ours.add(location)
+            described[location] = build[0].settings.description or None
         result = bucket.read_json(MANIFEST_PATH)
     assert later(result) == later(document)
     assert version(result["contract_version"]) >= version(document["contract_version"])
@@ -216,6 +218,8 @@ def test_publishing_keeps_what_it_does_not_own(document, ns, data):
                 assert kept == partition
             else:
                 assert all(later(moved[f["path"]]) == later(f) for f in partition["files"])
+    for location, description in described.items():
+        assert after[location].get("description") == description  # a removed description goes too
     for table in result["tables"]:
         Table.model_validate(table)  # this version reads every entry back
     assert list(SCHEMA.iter_errors(known(result))) == []

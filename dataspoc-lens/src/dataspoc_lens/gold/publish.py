@@ -177,6 +177,8 @@ def _entry(
     )
     if settings.description:
         entry["description"] = settings.description
+    else:
+        entry.pop("description", None)  # the model no longer describes it: neither does the catalog
     if replaced:
         entry["replaced"] = replaced
     entry["schema_history"] = _history(previous, columns, run_id, at)
