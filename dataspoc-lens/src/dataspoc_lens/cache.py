@@ -19,13 +19,16 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataspoc_lens import settings
 from dataspoc_lens.bucket import Bucket
 from dataspoc_lens.catalog import Catalog
-from dataspoc_lens.contract.models import Table
 from dataspoc_lens.errors import UsageError
+
+if TYPE_CHECKING:
+    from dataspoc_lens.contract.models import Table
+    from dataspoc_lens.tables import Mountable
 
 DEFAULT_MAX_BYTES = 5 << 30
 
@@ -59,11 +62,11 @@ def save_index(bucket: Bucket, index: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def fresh(entry: dict[str, Any], table: Table) -> bool:
+def fresh(entry: dict[str, Any], table: Mountable) -> bool:
     return sorted(entry.get("files", [])) == sorted(f.path for f in table.files)
 
 
-def local_files(bucket: Bucket, catalog: Catalog) -> dict[str, str]:
+def local_files(bucket: Bucket, catalog: Catalog[Mountable]) -> dict[str, str]:
     """bucket path -> local copy, for every file of the tables cached and still fresh."""
     index = load_index(bucket)
     base = folder(bucket) / "files"
@@ -87,7 +90,7 @@ def touch(bucket: Bucket, names: set[str]) -> None:
         save_index(bucket, index)
 
 
-def add(catalog: Catalog, names: list[str], max_bytes: int | None = None) -> list[dict[str, Any]]:
+def add(catalog: Catalog[Table], names: list[str], max_bytes: int | None = None) -> list[dict[str, Any]]:
     """Copy tables (or refresh them: only files the copy lacks are fetched). Returns what was done."""
     bucket = catalog.bucket
     index = load_index(bucket)
@@ -122,7 +125,7 @@ def add(catalog: Catalog, names: list[str], max_bytes: int | None = None) -> lis
     return done
 
 
-def refresh(catalog: Catalog, names: list[str]) -> list[str]:
+def refresh(catalog: Catalog[Table], names: list[str]) -> list[str]:
     """After another tool rewrote tables: bring the cached copies among `names` up to date and
     note the manifest as now seen (what `--offline` knows). A bucket never cached is left alone."""
     index = load_index(catalog.bucket)
@@ -180,7 +183,7 @@ def clear(bucket: Bucket, name: str | None = None) -> int:
     return 1
 
 
-def listing(catalog: Catalog | None, bucket: Bucket) -> list[dict[str, Any]]:
+def listing(catalog: Catalog[Mountable] | None, bucket: Bucket) -> list[dict[str, Any]]:
     index = load_index(bucket)
     current = {t.qualified: t for t in catalog.tables} if catalog else {}
     rows = []
@@ -199,9 +202,11 @@ def listing(catalog: Catalog | None, bucket: Bucket) -> list[dict[str, Any]]:
     return rows
 
 
-def offline_catalog(bucket: Bucket) -> tuple[Catalog, list[str]]:
+def offline_catalog(bucket: Bucket) -> tuple[Catalog[Table], list[str]]:
     """The cached tables as a catalog, reading nothing remote; and the tables the manifest last
     seen had that are not cached."""
+    from dataspoc_lens.contract.models import Table
+
     index = load_index(bucket)
     tables = [Table.model_validate(e["entry"]) for e in index["tables"].values()]
     known = [

@@ -2,33 +2,50 @@
 
 Lens never lists the bucket: the manifest is the catalog. A reference is `layer.namespace.name`,
 `namespace.name` or a bare `name`; the short forms work when exactly one table matches.
+
+`load` validates the manifest with the contract's pydantic models. `for_query` gives a query
+the same tables as plain objects (tables.py) when the manifest's bytes are ones a query
+validated that way before (validated.py); the path checks below run on both.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from dataspoc_lens.bucket import Bucket
 from dataspoc_lens.contract import MANIFEST_PATH
-from dataspoc_lens.contract.models import Manifest, Table, parse
 from dataspoc_lens.errors import AmbiguousTable, ContractError, UnknownTable
+
+if TYPE_CHECKING:
+    from dataspoc_lens.contract.models import Manifest, Table
+    from dataspoc_lens.tables import Mountable
+
+# The contract's pattern for a table's folder (contract/models.py LOCATION_PATTERN).
+LOCATION = re.compile(r"(raw|curated|gold|ml)/[a-z][a-z0-9_]{0,62}/[a-z][a-z0-9_]{0,62}")
+
+T = TypeVar("T", bound="Mountable", covariant=True)
 
 
 @dataclass
-class Catalog:
+class Catalog(Generic[T]):
+    """The bucket's tables: the contract's `Table` models (`load`), or plain tables a query
+    reads (`for_query`); `rows` and `schema` need the models."""
+
     bucket: Bucket
-    tables: list[Table] = field(default_factory=list)
+    tables: Sequence[T] = field(default_factory=list)
     found: bool = True  # False when the bucket has no manifest yet
 
     @property
-    def aliases(self) -> dict[str, Table]:
+    def aliases(self) -> dict[str, T]:
         """Bare name -> table, for the names that only one table in the bucket has."""
         counts = Counter(t.name for t in self.tables)
         return {t.name: t for t in self.tables if counts[t.name] == 1}
 
-    def resolve(self, ref: str) -> Table:
+    def resolve(self, ref: str) -> T:
         parts = ref.strip().split(".")
         if not 1 <= len(parts) <= 3 or not all(parts):
             raise UnknownTable(f"'{ref}' is not a table reference; use layer.namespace.name, e.g. raw.shop.orders")
@@ -43,7 +60,7 @@ class Catalog:
             f"unknown table '{ref}' in {self.bucket.display()}; run `dataspoc-lens catalog` to list tables"
         )
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self: Catalog[Table]) -> list[dict[str, Any]]:
         """One summary per table, for `dataspoc-lens catalog`."""
         aliases = self.aliases
         return [
@@ -66,7 +83,7 @@ class Catalog:
             for t in sorted(self.tables, key=lambda t: t.qualified)
         ]
 
-    def schema(self, ref: str) -> dict[str, Any]:
+    def schema(self: Catalog[Table], ref: str) -> dict[str, Any]:
         """One table in full, for `dataspoc-lens schema`."""
         t = self.resolve(ref)
         names = {c.name for c in t.columns}
@@ -119,9 +136,10 @@ def _unique(tables: list[Table], where: str) -> list[Table]:
     return tables
 
 
-def _check_paths(table: Table, where: str) -> None:
-    """Every file the manifest lists must lie inside the table's own folder."""
-    if table.location != f"{table.layer}/{table.namespace}/{table.name}":
+def _check_paths(table: Mountable, where: str) -> None:
+    """The table's folder must be the one its names give, and every file the manifest lists
+    must lie inside it."""
+    if not LOCATION.fullmatch(table.location) or table.location != f"{table.layer}/{table.namespace}/{table.name}":
         raise ContractError(
             f"{where}: table {table.qualified} has location {table.location}; "
             f"expected {table.layer}/{table.namespace}/{table.name}"
@@ -132,18 +150,43 @@ def _check_paths(table: Table, where: str) -> None:
             raise ContractError(f"{where}: file {data_file.path} lies outside table {table.qualified}'s folder")
 
 
-def load(bucket: Bucket) -> Catalog:
+def load(bucket: Bucket) -> Catalog[Table]:
     """Read and validate the bucket's manifest. A bucket without one, or with a manifest
     written by dataspoc-pipe 0.2.0, has its tables found by the contract's layout
     (discovery.py), and stderr says so once."""
+    return _load(bucket, bucket.read_bytes(MANIFEST_PATH))
+
+
+def for_query(bucket: Bucket) -> Catalog[Any]:
+    """The catalog a query mounts: from a manifest whose bytes a query validated before, plain
+    tables read by `json` alone; from any other, or at any doubt, `load`'s (and a manifest
+    that passes is noted as validated)."""
+    from dataspoc_lens import tables, validated
+
+    raw = bucket.read_bytes(MANIFEST_PATH)
+    if raw is not None and validated.known(raw):
+        found = tables.read(raw)
+        if found is not None:
+            try:
+                return _checked(bucket, found, bucket.display(MANIFEST_PATH))
+            except ContractError:
+                pass  # not what was validated: the full path names the problem
+    return _load(bucket, raw, remember=True)
+
+
+def _load(bucket: Bucket, raw: bytes | None, remember: bool = False) -> Catalog[Table]:
     from dataspoc_lens import discovery
     from dataspoc_lens.console import warn
+    from dataspoc_lens.contract.models import parse
 
     where = bucket.display(MANIFEST_PATH)
-    raw = bucket.read_bytes(MANIFEST_PATH)
-    manifest = _fast(raw) if raw is not None else None
-    if manifest is not None:  # the common case: a valid contract manifest, parsed in one pass
-        return _checked(bucket, manifest, where)
+    if raw is not None and (manifest := _fast(raw)) is not None:  # the common case, parsed in one pass
+        catalog = _checked(bucket, manifest.tables, where)
+        if remember:
+            from dataspoc_lens import validated
+
+            validated.remember(raw)
+        return catalog
     document = bucket.read_json(MANIFEST_PATH) if raw is not None else None
     if document is None:
         bucket.check_exists()
@@ -154,7 +197,7 @@ def load(bucket: Bucket) -> Catalog:
     if discovery.legacy_020(document):
         warn(f"{where} is in dataspoc-pipe 0.2 style (no file list): tables found by the bucket's layout")
         return Catalog(bucket, _unique(discovery.from_legacy(bucket, document), where))
-    return _checked(bucket, parse("manifest", document, where), where)
+    return _checked(bucket, parse("manifest", document, where).tables, where)
 
 
 def _fast(raw: bytes) -> Manifest | None:
@@ -164,6 +207,7 @@ def _fast(raw: bytes) -> Manifest | None:
     from pydantic import ValidationError
 
     from dataspoc_lens.contract import SUPPORTED_MAJOR
+    from dataspoc_lens.contract.models import Manifest
 
     try:
         manifest = Manifest.model_validate_json(raw)
@@ -172,11 +216,14 @@ def _fast(raw: bytes) -> Manifest | None:
     return manifest if manifest.contract_version.split(".")[0] == str(SUPPORTED_MAJOR) else None
 
 
-def _checked(bucket: Bucket, manifest: Manifest, where: str) -> Catalog:
+M = TypeVar("M", bound="Mountable")
+
+
+def _checked(bucket: Bucket, tables: list[M], where: str) -> Catalog[M]:
     seen: set[str] = set()
-    for table in manifest.tables:
+    for table in tables:
         _check_paths(table, where)
         if table.qualified in seen:
             raise ContractError(f"{where} lists table {table.qualified} twice; the manifest is corrupt")
         seen.add(table.qualified)
-    return Catalog(bucket, list(manifest.tables))
+    return Catalog(bucket, list(tables))

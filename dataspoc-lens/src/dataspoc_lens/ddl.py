@@ -70,7 +70,7 @@ def engine_type(arrow: str, dialect: str) -> str:
     return ("STRING", "VARCHAR", "string")[i]  # nested types: read as text by these engines' users
 
 
-def statements(catalog: Catalog, dialect: str, layer: str | None = None) -> list[str]:
+def statements(catalog: Catalog[Table], dialect: str, layer: str | None = None) -> list[str]:
     if dialect not in DIALECTS:
         raise UsageError(f"--dialect {dialect}: use one of {', '.join(DIALECTS)}")
     tables = sorted((t for t in catalog.tables if layer is None or t.layer == layer), key=lambda t: t.qualified)
@@ -104,14 +104,14 @@ def _schema(schema: str, dialect: str) -> str:
     return f"CREATE DATABASE IF NOT EXISTS {_q(schema, dialect)};"
 
 
-def view_body(catalog: Catalog, table: Table) -> str:
+def view_body(catalog: Catalog[Table], table: Table) -> str:
     """The SELECT a DuckDB view of the table runs: the manifest's files, by path or URL."""
     from dataspoc_lens.views import view_sql
 
     return view_sql(table, catalog)
 
 
-def location(catalog: Catalog, table: Table, dialect: str) -> str:
+def location(catalog: Catalog[Table], table: Table, dialect: str) -> str:
     bucket = catalog.bucket
     if bucket.is_local:
         return "file://" + bucket.full(table.location)
@@ -131,7 +131,7 @@ def _columns(table: Table) -> list[tuple[str, str, bool]]:
     return data + parts
 
 
-def _table(catalog: Catalog, table: Table, dialect: str) -> list[str]:
+def _table(catalog: Catalog[Table], table: Table, dialect: str) -> list[str]:
     if dialect == "duckdb":
         from dataspoc_lens.views import view_sql
 

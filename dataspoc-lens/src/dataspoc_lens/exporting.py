@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataspoc_lens import ddl
 from dataspoc_lens.catalog import Catalog
 from dataspoc_lens.errors import UsageError
 
+if TYPE_CHECKING:
+    from dataspoc_lens.contract.models import Table
 
-def export(catalog: Catalog, target: Path) -> int:
+
+def export(catalog: Catalog[Table], target: Path) -> int:
     import duckdb
 
     if target.is_dir():

@@ -15,6 +15,8 @@ from dataspoc_lens.catalog import Catalog
 if TYPE_CHECKING:
     import duckdb
 
+    from dataspoc_lens.tables import Mountable
+
 
 @dataclass
 class Needed:
@@ -51,7 +53,7 @@ INTROSPECTION = re.compile(
 )
 
 
-def referenced(con: duckdb.DuckDBPyConnection, catalog: Catalog, sql: str) -> Needed | None:
+def referenced(con: duckdb.DuckDBPyConnection, catalog: Catalog[Mountable], sql: str) -> Needed | None:
     """The tables and aliases `sql` reads, or None (mount everything) when that is uncertain.
 
     Uses DuckDB's own parser. Any doubt (a parse or bind failure, a statement other than a

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dataspoc_lens.catalog import Catalog
-from dataspoc_lens.contract.models import Table
 from dataspoc_lens.duckdb_types import duckdb_type
 from dataspoc_lens.errors import StorageError
 from dataspoc_lens.translate import one_line, translate
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from dataspoc_lens.references import Needed
+    from dataspoc_lens.tables import Mountable
 
 
 def ident(name: str) -> str:
@@ -31,7 +31,7 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _columns(table: Table) -> list[tuple[str, str]]:
+def _columns(table: Mountable) -> list[tuple[str, str]]:
     """The manifest's columns (plus partition keys) as (name, DuckDB type) pairs."""
     columns = [(c.name, duckdb_type(c.type)) for c in table.columns]
     names = {c.name for c in table.columns}
@@ -39,7 +39,7 @@ def _columns(table: Table) -> list[tuple[str, str]]:
     return columns
 
 
-def view_sql(table: Table, catalog: Catalog, path_of: Callable[[str], str] | None = None) -> str:
+def view_sql(table: Mountable, catalog: Catalog[Mountable], path_of: Callable[[str], str] | None = None) -> str:
     files = table.files
     if not files:
         columns = _columns(table)
@@ -53,13 +53,13 @@ def view_sql(table: Table, catalog: Catalog, path_of: Callable[[str], str] | Non
     return f"SELECT * FROM read_parquet([{paths}], hive_partitioning={hive}, union_by_name=true)"
 
 
-def reader_path(catalog: Catalog) -> Callable[[str], str]:
+def reader_path(catalog: Catalog[Mountable]) -> Callable[[str], str]:
     """How DuckDB names a bucket file: its local path, or its URL."""
     bucket = catalog.bucket
     return bucket.full if bucket.is_local else bucket.display
 
 
-def _unreadable_view_sql(table: Table, reason: str) -> str:
+def _unreadable_view_sql(table: Mountable, reason: str) -> str:
     """A view with the table's columns that raises `reason` whenever it is read.
 
     Every column and the WHERE clause call error(), so neither count(*) (which prunes the
@@ -72,7 +72,7 @@ def _unreadable_view_sql(table: Table, reason: str) -> str:
     return f"SELECT {select} FROM range(1) WHERE {fail} IS NULL"
 
 
-def _unreadable_reason(table: Table, catalog: Catalog, problem: str) -> str:
+def _unreadable_reason(table: Mountable, catalog: Catalog[Mountable], problem: str) -> str:
     bucket = catalog.bucket
     try:
         gone = [f.path for f in table.files if not bucket.exists(f.path)]
@@ -87,7 +87,7 @@ def _unreadable_reason(table: Table, catalog: Catalog, problem: str) -> str:
     return f"table {table.qualified} cannot be read: {problem}"
 
 
-def create_schemas(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+def create_schemas(con: duckdb.DuckDBPyConnection, catalog: Catalog[Mountable]) -> None:
     """A database per layer and a schema per namespace: no files are read."""
     for layer in sorted({t.layer for t in catalog.tables}):
         con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {ident(layer)}")
@@ -96,7 +96,11 @@ def create_schemas(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
 
 
 def _create(
-    con: duckdb.DuckDBPyConnection, view: str, table: Table, catalog: Catalog, path_of: Callable[[str], str] | None
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    table: Mountable,
+    catalog: Catalog[Mountable],
+    path_of: Callable[[str], str] | None,
 ) -> None:
     """CREATE VIEW over the table's files. DuckDB binds a view when it is created, which reads
     the files' footers: one unreadable table must not break queries on the others, so its view
@@ -115,7 +119,7 @@ def _create(
 
 def mount(
     con: duckdb.DuckDBPyConnection,
-    catalog: Catalog,
+    catalog: Catalog[Mountable],
     needed: Needed | None = None,
     done: set[str] | None = None,
     path_of: Callable[[str], str] | None = None,
@@ -144,7 +148,9 @@ def mount(
             raise translate(exc) from exc
 
 
-def mount_as(con: duckdb.DuckDBPyConnection, catalog: Catalog, database: str, path_of: Callable[[str], str]) -> None:
+def mount_as(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog[Mountable], database: str, path_of: Callable[[str], str]
+) -> None:
     """Mount every table of one bucket in its own database: `<database>.<layer>.<name>`, or
     `<namespace>_<name>` for a name two namespaces of the layer share."""
 

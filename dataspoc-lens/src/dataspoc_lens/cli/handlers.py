@@ -52,7 +52,7 @@ def query(
         from dataspoc_lens.session import Several
 
         started = time.monotonic()
-        named = {_name_of(b): catalogs.load(Bucket(resolve(b))) for b in chosen_buckets}
+        named = {_name_of(b): catalogs.for_query(Bucket(resolve(b))) for b in chosen_buckets}
         if len(named) < len(chosen_buckets):
             raise UsageError("two of the buckets have the same name; save them under different names")
         with Several(named, write_dir=folder) as several:
@@ -69,7 +69,7 @@ def query(
         if not found.tables:
             say("offline: no cached tables for this bucket; run `dataspoc-lens cache --all` while online")
     else:
-        found = catalogs.load(Bucket(resolve(bucket_value)))
+        found = catalogs.for_query(Bucket(resolve(bucket_value)))
         if not found.found:
             say(NO_TABLES)
     started = time.monotonic()

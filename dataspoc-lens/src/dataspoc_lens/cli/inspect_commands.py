@@ -11,6 +11,7 @@ from dataspoc_lens.console import out, say
 
 if TYPE_CHECKING:
     from dataspoc_lens.catalog import Catalog
+    from dataspoc_lens.contract.models import Table
 
 
 @command(
@@ -102,7 +103,7 @@ def inspect(
         report_text.report(profile)
 
 
-def _all(found: Catalog, sample: int | None, exact: bool, as_json: bool) -> None:
+def _all(found: Catalog[Table], sample: int | None, exact: bool, as_json: bool) -> None:
     """Every table's one-line summary; a table that cannot be read gets its error in its line,
     the others still run, and the command then fails."""
     import json

@@ -19,6 +19,8 @@ from dataspoc_lens.references import name_parts, table_names
 if TYPE_CHECKING:
     import duckdb
 
+    from dataspoc_lens.contract.models import Table
+
 
 @dataclass
 class Node:
@@ -95,7 +97,7 @@ class Graph:
         return found
 
 
-def build(models: list[Model], catalog: Catalog, con: duckdb.DuckDBPyConnection | None = None) -> Graph:
+def build(models: list[Model], catalog: Catalog[Table], con: duckdb.DuckDBPyConnection | None = None) -> Graph:
     """Resolve every model's inputs and sort the models so each runs after what it reads;
     a cycle is a ProjectError naming it."""
     import duckdb
@@ -131,7 +133,7 @@ def _cycle(waiting: dict[str, set[str]], done: dict[str, Node]) -> str:
         path.append(parent)
 
 
-def _node(con: duckdb.DuckDBPyConnection, model: Model, models: list[Model], catalog: Catalog) -> Node:
+def _node(con: duckdb.DuckDBPyConnection, model: Model, models: list[Model], catalog: Catalog[Table]) -> Node:
     import duckdb
 
     sql = model.compiled(incremental=True)  # the most a run can read
@@ -163,7 +165,7 @@ def _node(con: duckdb.DuckDBPyConnection, model: Model, models: list[Model], cat
     return node
 
 
-def _resolve(reference: str, model: Model, models: list[Model], catalog: Catalog) -> tuple[str, str] | None:
+def _resolve(reference: str, model: Model, models: list[Model], catalog: Catalog[Table]) -> tuple[str, str] | None:
     parts = reference.split(".")
     if parts[:2] == ["memory", "main"] and len(parts) == 3:
         parts = parts[2:]

@@ -29,7 +29,7 @@ class Plan:
     previous: Table | None = None  # the published version this plan builds on
 
 
-def plan(node: Node, catalog: Catalog, full: bool = False) -> Plan:
+def plan(node: Node, catalog: Catalog[Table], full: bool = False) -> Plan:
     model = node.model
     settings = model.settings
     inputs = [catalog.resolve(q) for q in node.upstream_tables + node.upstream_models]
