@@ -94,7 +94,7 @@ def test_broken_table_is_not_touched_by_a_query_on_another(local_lake, duckdb_ex
     sql = "SELECT count(*) AS n FROM raw.shop.orders"
     con = session.connect(found, extension_directory=duckdb_extensions, sql=sql)
     assert views(con) == {"raw.shop.orders"}
-    assert execute.run(con, sql, None)[0].to_pylist() == [{"n": 5}]
+    assert execute.run(con, sql, None)[0].rows == [(5,)]
     con = session.connect(found, extension_directory=duckdb_extensions, sql="SELECT * FROM customers")
     with pytest.raises(UnreadableTable, match="which is gone"):
         execute.run(con, "SELECT * FROM customers", None)
@@ -132,12 +132,12 @@ def test_only_referenced_tables_files_are_opened(counting_lake, duckdb_extension
     opened = CountingMemoryFileSystem.opened
     opened.clear()
     con = session.connect(found, extension_directory=duckdb_extensions, sql="SELECT 1")
-    assert execute.run(con, "SELECT 1 AS one", None)[0].to_pylist() == [{"one": 1}]
+    assert execute.run(con, "SELECT 1 AS one", None)[0].rows == [(1,)]
     assert opened == []
 
     sql = "SELECT count(*) AS n FROM customers"
     con = session.connect(found, extension_directory=duckdb_extensions, sql=sql)
-    assert execute.run(con, sql, None)[0].to_pylist() == [{"n": 2}]
+    assert execute.run(con, sql, None)[0].rows == [(2,)]
     assert opened and all("/raw/crm/customers/" in path for path in opened)
 
     opened.clear()
@@ -170,5 +170,5 @@ def test_a_table_name_in_a_string_or_comment_does_not_matter(shop_catalog, duckd
     sql = "SELECT 'raw.crm.customers' AS s -- FROM gold.sales.orders\n"
     con = session.connect(shop_catalog, extension_directory=duckdb_extensions, sql=sql)
     assert views(con) == set()
-    assert execute.run(con, sql, None)[0].to_pylist() == [{"s": "raw.crm.customers"}]
+    assert execute.run(con, sql, None)[0].rows == [("raw.crm.customers",)]
     con.close()

@@ -108,7 +108,7 @@ def run(
             if result is not None:
                 render.table_view(result, cut, stream, width)
             return Outcome(len(parts), cut)
-        rows = session.stream(last, max_rows)
+        rows = session.stream(last, max_rows, arrow=fmt == "parquet")
         if rows is None:
             return Outcome(len(parts), False)
         if fmt == "parquet":

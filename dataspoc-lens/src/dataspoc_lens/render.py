@@ -20,10 +20,14 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     import pyarrow
+
+    from dataspoc_lens.execute import Result
+
+    Batch: TypeAlias = pyarrow.RecordBatch | list[tuple[Any, ...]]  # Arrow's, or rows DuckDB fetched
 
 FORMATS = ("table", "csv", "tsv", "json", "jsonl", "markdown", "parquet")
 SUFFIXES = {
@@ -105,9 +109,10 @@ def records(names: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> No
     sys.stdout.flush()
 
 
-def batches(names: Sequence[str], parts: Iterable[pyarrow.RecordBatch], fmt: str, stream: Any = None) -> None:
-    """Write record batches as CSV, TSV, JSON, JSON Lines or Markdown, one batch at a time, as
-    they arrive, to `stream` (a text file; stdout by default).
+def batches(names: Sequence[str], parts: Iterable[Batch], fmt: str, stream: Any = None) -> None:
+    """Write batches (Arrow record batches, or lists of row tuples) as CSV, TSV, JSON, JSON
+    Lines or Markdown, one batch at a time, as they arrive, to `stream` (a text file; stdout by
+    default).
 
     The output is the same as `records` would write for all the rows at once.
     """
@@ -178,14 +183,17 @@ def _byte_sink(stream: Any) -> Callable[[Any], Any]:
 SMALL_BATCH = 1_000
 
 
-def _write_csv(part: pyarrow.RecordBatch, write: Callable[[Any], Any], delimiter: str = ",") -> None:
+def _write_csv(part: Batch, write: Callable[[Any], Any], delimiter: str = ",") -> None:
     """Write one batch's rows (no header) as CSV: the bytes Python's csv writer writes for
     `cell` of every value (NULL is an empty cell, booleans true/false, NaN and infinities
-    empty, quotes only where needed). A small batch goes through that writer itself; a larger
-    one is built column by column in Arrow (C++)."""
-    if part.num_rows == 0 or part.num_columns == 0:
+    empty, quotes only where needed). Rows DuckDB fetched and a small batch go through that
+    writer itself; a larger batch is built column by column in Arrow (C++)."""
+    if isinstance(part, list):
+        if not part or not part[0]:
+            return
+    elif part.num_rows == 0 or part.num_columns == 0:
         return
-    if part.num_rows < SMALL_BATCH:
+    if isinstance(part, list) or part.num_rows < SMALL_BATCH:
         text = io.StringIO()
         csv.writer(text, lineterminator="\n", delimiter=delimiter).writerows(
             [cell(v) for v in row] for row in _rows(part)
@@ -289,7 +297,9 @@ def _is_string_view(kind: Any) -> bool:
     return bool(check and check(kind))
 
 
-def _rows(part: pyarrow.RecordBatch) -> Iterable[tuple]:
+def _rows(part: Batch) -> Iterable[tuple]:
+    if isinstance(part, list):
+        return part
     columns = [part.column(i).to_pylist() for i in range(part.num_columns)]
     return zip(*columns) if columns else []
 
@@ -300,7 +310,7 @@ def arrow(result: pyarrow.Table, fmt: str) -> None:
     records(names, zip(*columns) if columns else [], fmt)
 
 
-def table_view(result: pyarrow.Table, cut: bool, stream: Any = None, width: int | None = None) -> None:
+def table_view(result: Result, cut: bool, stream: Any = None, width: int | None = None) -> None:
     """A query result for people: each column's name over its type, cells cut (never wrapped)
     to fit the terminal, and the row count under the table."""
     import shutil
@@ -312,21 +322,20 @@ def table_view(result: pyarrow.Table, cut: bool, stream: Any = None, width: int 
     tty = width is not None or (stream.isatty() if hasattr(stream, "isatty") else False)
     # piped, every cell stays whole; at a terminal, each column gets a share of its width
     width = width or (shutil.get_terminal_size().columns if tty else 10_000)
-    share = max(8, (width - 1) // max(result.num_columns, 1) - 3) if tty else None
+    share = max(8, (width - 1) // max(len(result.names), 1) - 3) if tty else None
     table = Table(show_lines=False, header_style="bold")
-    for field in result.schema:
-        table.add_column(f"{field.name}\n{_type_name(field.type)}", overflow="ellipsis", no_wrap=True, max_width=share)
-    columns = [result.column(i).to_pylist() for i in range(result.num_columns)]
-    for row in zip(*columns) if columns else []:
+    for name, kind in zip(result.names, result.types):
+        table.add_column(f"{name}\n{kind}", overflow="ellipsis", no_wrap=True, max_width=share)
+    for row in result.rows:
         table.add_row(*(display(v) for v in row))
     console = Console(file=stream, highlight=False, soft_wrap=False, width=width)
     console.print(table)
-    count = f"{result.num_rows:,} row{'' if result.num_rows == 1 else 's'}"
+    count = f"{len(result.rows):,} row{'' if len(result.rows) == 1 else 's'}"
     stream.write((f"first {count} shown" if cut else count) + "\n")
     stream.flush()
 
 
-def _type_name(kind: Any) -> str:
+def type_name(kind: Any) -> str:
     """The DuckDB spelling of an Arrow type, as the DuckDB CLI shows it."""
     import pyarrow as pa
 

@@ -21,7 +21,6 @@ from dataspoc_lens.views import create_schemas, mount
 
 if TYPE_CHECKING:
     import duckdb
-    import pyarrow
 
 
 class Queries:
@@ -34,13 +33,13 @@ class Queries:
     def prepare(self, sql: str | None) -> None:
         raise NotImplementedError
 
-    def run(self, sql: str, max_rows: int | None) -> tuple[pyarrow.Table | None, bool]:
+    def run(self, sql: str, max_rows: int | None) -> tuple[execute.Result | None, bool]:
         self.prepare(sql)
         return execute.run(self.con, sql, max_rows)
 
-    def stream(self, sql: str, max_rows: int | None) -> execute.Stream | None:
+    def stream(self, sql: str, max_rows: int | None, arrow: bool = False) -> execute.Stream | None:
         self.prepare(sql)
-        return execute.stream(self.con, sql, max_rows)
+        return execute.stream(self.con, sql, max_rows, arrow)
 
     def close(self) -> None:
         self.con.close()
