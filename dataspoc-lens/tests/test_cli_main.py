@@ -80,7 +80,7 @@ def test_interrupt_is_one_line_and_130(capsys, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(catalog, "load", interrupt)
+    monkeypatch.setattr(catalog, "summaries", interrupt)
     code, out, err = run_main(capsys, "catalog", "--bucket", "/nowhere")
     assert code == ExitCode.INTERRUPTED and out == "" and err == "error: interrupted\n"
 

@@ -53,14 +53,35 @@ def test_the_second_read_is_plain_and_reads_the_same(lake, tmp_path):
     assert len(record(tmp_path)) == 1
 
 
-def test_only_a_query_notes_what_it_validated(lake, lens, tmp_path):
-    """`catalog` and `schema` validate in full every time and leave the record alone (hashing a
-    large manifest would only slow them down)."""
-    assert lens("catalog", "--bucket", lake.url).code == ExitCode.OK
+def test_only_a_query_and_catalog_note_what_they_validated(lake, lens, tmp_path):
+    """`schema` validates in full every time and leaves the record alone; `catalog` notes the
+    bytes like a query, and lists the same rows from them without the models."""
     assert lens("schema", "raw.shop.orders", "--bucket", lake.url).code == ExitCode.OK
     assert record(tmp_path) == []
     assert lens("query", "SELECT 1", "--bucket", lake.url).code == ExitCode.OK
     assert len(record(tmp_path)) == 1
+
+
+def test_catalog_lists_the_same_rows_from_a_known_manifest(lake, lens, tmp_path):
+    def scored(entry):
+        entry["last_run_at"] = "2026-11-24T03:00:00.5Z"
+        entry["quality"] = {"score": 100, "run_id": entry["last_run_id"], "checked_at": "2026-11-24T03:00:00Z",
+                            "checks": 2, "failed": 0}  # fmt: skip
+
+    tamper(lake, scored)
+    full = lens("catalog", "--bucket", lake.url, "--json")
+    assert full.code == ExitCode.OK and len(record(tmp_path)) == 1
+    first = json.loads(full.stdout)
+    assert first[[r["name"] for r in first].index("raw.shop.orders")]["score"] == 100.0
+    plain = lens("catalog", "--bucket", lake.url, "--json")
+    assert plain.stdout == full.stdout and plain.stderr == full.stderr
+    assert catalog.summaries(Bucket(lake.url))[0] == catalog.load(Bucket(lake.url)).rows()
+    table = lens("catalog", "--bucket", lake.url, "--layer", "raw")
+    forget(tmp_path)
+    assert lens("catalog", "--bucket", lake.url, "--layer", "raw").stdout == table.stdout
+    tamper(lake, lambda entry: entry.update(location="raw/shop/../../etc"))
+    refused = lens("catalog", "--bucket", lake.url, "--json")
+    assert refused.code != ExitCode.OK and refused.stdout == ""
 
 
 def tamper(lake: Lake, change) -> bytes:

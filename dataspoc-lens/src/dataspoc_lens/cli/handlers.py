@@ -115,10 +115,10 @@ def catalog(bucket: str = DEFAULT_BUCKET, layer: str | None = None, as_json: boo
 
     if layer is not None and layer not in LAYERS:
         raise UsageError(f"--layer {layer}: use one of {', '.join(LAYERS)}")
-    found = catalogs.load(Bucket(resolve(bucket)))
-    rows = [r for r in found.rows() if layer is None or r["layer"] == layer]
+    every, any_tables = catalogs.summaries(Bucket(resolve(bucket)))
+    rows = [r for r in every if layer is None or r["layer"] == layer]
     if not rows:
-        say(NO_TABLES if not found.tables else f"no tables in the {layer} layer")
+        say(NO_TABLES if not any_tables else f"no tables in the {layer} layer")
     if as_json:
         out(json.dumps(rows, indent=2))
         return
