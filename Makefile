@@ -91,6 +91,8 @@ bench: sync system-deps ## Speed and memory against baselines measured in the sa
 	cd bench && $(UV) run --locked --no-sync python ingest_postgres.py
 	cd bench && $(UV) run --locked --no-sync python query_lens.py
 	cd bench && $(UV) run --locked --no-sync python inspect_lens.py
+	cd bench && $(UV) run --locked --no-sync python ml_train.py
+	cd bench && $(UV) run --locked --no-sync python ml_predict.py
 
 clean: ## Remove environments, the demo bucket and bench data
 	rm -rf .tools demo bench/.work */.venv .test-results tools/azurite/node_modules
