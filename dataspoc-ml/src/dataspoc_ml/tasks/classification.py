@@ -18,9 +18,29 @@ from dataspoc_ml.contract.models import Feature
 from dataspoc_ml.tasks import Settings, Task, arrow_type, prediction_array
 from dataspoc_ml.tasks.supervised import SupervisedSpec
 
+# Whose predict is the class of the largest predict_proba: the forest's by definition; the
+# others' predict the largest score (a positive one for two classes), of which their
+# probabilities are a rising function (the logistic or the softmax). scikit-learn's classes.
+ARGMAX_OF_PROBABILITIES = ("HistGradientBoostingClassifier", "RandomForestClassifier", "LogisticRegression")
 
-def positive_class_probability(model: Any, x: Any) -> Any:
-    return model.predict_proba(x)[:, 1]
+
+def predicted_and_probabilities(model: Any, x: Any) -> tuple[Any, Any]:
+    """What model.predict and model.predict_proba give for these rows, from one pass of the
+    model when its predict is the class of the largest probability: predict runs again only for
+    rows where two classes tie for the largest, its own tie-break deciding those."""
+    import numpy as np
+
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    probabilities = model.predict_proba(x)
+    known = type(final).__module__.startswith("sklearn.") and type(final).__name__ in ARGMAX_OF_PROBABILITIES
+    if not known or probabilities.shape[1] < 2:
+        return model.predict(x), probabilities
+    predicted = np.asarray(model.classes_)[probabilities.argmax(axis=1)]
+    top = np.sort(probabilities, axis=1)[:, -2:]
+    tied = np.flatnonzero(top[:, 0] == top[:, 1])
+    if len(tied):
+        predicted[tied] = model.predict(x.iloc[tied] if hasattr(x, "iloc") else x[tied])
+    return predicted, probabilities
 
 
 class Classification(SupervisedSpec):
@@ -83,15 +103,17 @@ class Classification(SupervisedSpec):
         from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
         classes = list(model.classes_)
-        predicted = model.predict(x)
+        if hasattr(model, "predict_proba") and len(y):
+            predicted, probabilities = predicted_and_probabilities(model, x)
+        else:
+            predicted, probabilities = model.predict(x), None
         found = {"accuracy": float(accuracy_score(y, predicted))}
         if len(classes) == 2:
             found["f1"] = float(f1_score(y, predicted, average="binary", pos_label=classes[1], zero_division=0))
         else:
             found["f1"] = float(f1_score(y, predicted, average="macro", zero_division=0))
-        if not hasattr(model, "predict_proba") or not len(y):
+        if probabilities is None:
             return found
-        probabilities = model.predict_proba(x)
         seen = set(y.tolist())
         if seen <= set(classes):  # a class the model never saw has no probability column
             found["log_loss"] = float(log_loss(y, probabilities, labels=classes))
@@ -120,11 +142,13 @@ class Classification(SupervisedSpec):
         fields = self.output_fields(estimator, target)
         if not len(frame):
             return [pa.array([], type=f.type) for f in fields]
-        arrays = [prediction_array(estimator.predict(frame), fields[0].type)]
-        if len(fields) == 2 and fields[1].name == "probability":
-            arrays.append(pa.array(positive_class_probability(estimator, frame), type=pa.float64()))
-        elif len(fields) == 2:
-            matrix = estimator.predict_proba(frame)
+        if len(fields) == 1:
+            return [prediction_array(estimator.predict(frame), fields[0].type)]
+        predicted, matrix = predicted_and_probabilities(estimator, frame)
+        arrays = [prediction_array(predicted, fields[0].type)]
+        if fields[1].name == "probability":
+            arrays.append(pa.array(matrix[:, 1], type=pa.float64()))
+        else:
             arrays.append(
                 pa.StructArray.from_arrays(
                     [pa.array(matrix[:, i], type=pa.float64()) for i in range(matrix.shape[1])],
