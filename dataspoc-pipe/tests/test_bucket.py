@@ -129,3 +129,47 @@ def test_a_lock_another_host_left_is_taken_over_once_it_expires(bucket):
     with bucket.lock("x.lock", owner="test", timeout=0.3):
         assert json.loads(bucket.read_bytes("x.lock"))["owner"] == "test"
     assert not bucket.exists("x.lock")
+
+
+def test_a_local_lock_is_never_seen_half_written(tmp_path):
+    """SIGKILL at any moment while a writer takes and frees a lock: the next writer finds the
+    lock whole (the dead process's, broken at once) or absent, never an empty file that it
+    must wait out."""
+    import random
+    import signal
+    import subprocess
+    import time
+
+    root = tmp_path / "b"
+    looping = (
+        "import sys\nfrom dataspoc_pipe.bucket import Bucket\nb = Bucket(sys.argv[1])\nprint(flush=True)\n"
+        "while True:\n    with b.lock('x.lock', owner='looper'):\n        pass\n"
+    )
+    bucket = Bucket(str(root))
+    rng = random.Random(7)
+    for _ in range(20):
+        process = subprocess.Popen([sys.executable, "-c", looping, str(root)], stdout=subprocess.PIPE)
+        assert process.stdout is not None and process.stdout.readline()
+        time.sleep(rng.uniform(0, 0.05))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        lock = root / "x.lock"
+        assert not lock.exists() or lock.read_bytes().startswith(b"{"), lock.read_bytes()
+        with bucket.lock("x.lock", owner="test", timeout=2):
+            pass
+
+
+def test_an_empty_local_lock_left_by_a_crash_is_broken_in_seconds(tmp_path):
+    """An empty lock (an older version killed between create and write) waits seconds, not the
+    ten minutes of a live writer's lock."""
+    import os
+    import time
+
+    root = tmp_path / "b"
+    root.mkdir()
+    (root / "x.lock").write_bytes(b"")
+    with pytest.raises(LockTimeout), Bucket(str(root)).lock("x.lock", owner="test", timeout=0.3):
+        pass
+    os.utime(root / "x.lock", (time.time() - 10, time.time() - 10))
+    with Bucket(str(root)).lock("x.lock", owner="test", timeout=0.3):
+        assert (root / "x.lock").read_bytes().startswith(b"{")

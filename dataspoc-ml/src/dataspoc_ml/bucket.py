@@ -69,7 +69,33 @@ NO_CREDENTIALS = {
 UNREACHABLE = {"ServiceRequestError", "ClientConnectorError", "EndpointConnectionError", "ConnectTimeoutError"}
 PACKAGE = "dataspoc-ml"
 LOCK_STALE_SECONDS = 600
+LOCK_WRITE_GRACE = 5.0  # seconds a local lock may be seen empty while its writer fills it
 RETRIES = 3
+
+
+def _create_local_lock(target: Path, body: bytes) -> bool:
+    """Create the lock file whole, or not at all: the body goes to a file of its own, which is
+    then hard-linked to the lock's name (a link fails when the name exists). An exclusive create
+    followed by a write leaves an empty lock when the writer is killed between the two, and the
+    next writer cannot tell it from one being written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    draft = target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}")
+    draft.write_bytes(body)
+    try:
+        os.link(draft, target)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a disk without hard links: exclusive create, then write
+        try:
+            fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+        return True
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -386,15 +412,7 @@ class Bucket:
 
     def _create_lock(self, rel: str, body: bytes, stale_after: float) -> bool:
         if self.is_local:
-            target = Path(self.full(rel))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
-            return True
+            return _create_local_lock(Path(self.full(rel)), body)
 
         # fsspec's mode="create" is the store's conditional write: s3fs sends If-None-Match: *,
         # gcsfs ifGenerationMatch=0, adlfs If-None-Match: * (upload_blob(overwrite=False)); each
@@ -415,11 +433,13 @@ class Bucket:
             existing = json.loads(held)
         except ValueError:
             existing = None
-        if not isinstance(existing, dict):  # a local lock being written this instant, or cut short by a crash
+        if not isinstance(existing, dict):
             if not self.is_local:
                 return True  # object stores write whole objects: this one is corrupt
+            # Whole too, unless the disk cannot link and the lock is being written this instant;
+            # or it was cut short by a crash under an older version. Either way it is seconds old.
             try:
-                return time.time() - Path(self.full(rel)).stat().st_mtime > stale_after
+                return time.time() - Path(self.full(rel)).stat().st_mtime > min(stale_after, LOCK_WRITE_GRACE)
             except FileNotFoundError:
                 return False
         if existing.get("host") == socket.gethostname() and isinstance(existing.get("pid"), int):
