@@ -168,6 +168,28 @@ def test_console(case, capsys):
     assert (captured.out, captured.err) == (case["stdout"], case["stderr"])
 
 
+@pytest.mark.parametrize("forced", [False, True])
+def test_console_loads_rich_only_to_draw_on_a_terminal(forced):
+    """A cron job's stderr (a pipe here) gets plain lines and no rich import; FORCE_COLOR, as
+    rich reads it, draws in colour."""
+    code = (
+        f"import sys; from {dataspoc_lens.__name__} import console\n"
+        "console.warn('slow'); console.say('[x] done')\n"
+        "with console.progress() as bar:\n    bar.update(bar.add_task('t', rows=0), rows=3)\n"
+        "print('rich' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
+    if forced:
+        env["FORCE_COLOR"] = "1"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{forced}\n"
+    if forced:
+        assert "\x1b[33mwarning: \x1b[0mslow" in done.stderr and "[x] done" in done.stderr
+    else:
+        assert done.stderr == "warning: slow\n[x] done\n"
+
+
 @pytest.fixture
 def cli_env(tmp_path, request):
     """The environment each CLI case runs in: no developer settings, no credentials but the case's."""

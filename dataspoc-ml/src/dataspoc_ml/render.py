@@ -50,7 +50,7 @@ class Narration(Progress):
         super().step(message)
         self._stop()
         console.say(f"[{self.elapsed():7.1f}s] {message}")
-        if console.err().is_terminal:
+        if console.is_terminal():
             from rich.progress import Progress as Live
             from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
