@@ -11,6 +11,7 @@ Each kind lives in its own module with a Pydantic config model (extra keys refus
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -120,3 +121,9 @@ class Kind:
     config: type[SourceConfig]
     open: Callable[[Any, Context], list[Stream] | Interleaved]  # (the kind's config, the run's context)
     summary: str  # one line for `add --help` and errors listing the kinds
+
+
+def stream_name(table: str) -> str:
+    """A source's table or stream name as a lake table name: lowercase, `_` for anything else."""
+    name = re.sub(r"[^a-z0-9_]", "_", table.lower())
+    return name if re.match(r"[a-z]", name) else f"t_{name}"

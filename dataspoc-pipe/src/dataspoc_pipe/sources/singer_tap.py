@@ -37,9 +37,8 @@ from dataspoc_pipe import diagnostics
 from dataspoc_pipe.contract.models import StreamBookmark
 from dataspoc_pipe.errors import SourceError, SourceUnreachable, UsageError
 from dataspoc_pipe.sources import types
-from dataspoc_pipe.sources.base import Context, Interleaved, Kind, SourceConfig
+from dataspoc_pipe.sources.base import Context, Interleaved, Kind, SourceConfig, stream_name
 from dataspoc_pipe.sources.json_records import JsonRecords
-from dataspoc_pipe.sources.sql_tables import stream_name
 
 READ_SIZE = 8 << 20  # bytes of tap output read at once
 PARSE_SIZE = 16 << 20  # bytes of one stream's RECORD lines parsed at once

@@ -29,7 +29,7 @@ from pydantic import ConfigDict, Field, model_validator
 from dataspoc_pipe.contract.models import Cursor, StreamBookmark
 from dataspoc_pipe.errors import MissingBackend, SourceError, SourceUnreachable, UsageError
 from dataspoc_pipe.sources import types
-from dataspoc_pipe.sources.base import Context, Kind, SourceConfig, Stream
+from dataspoc_pipe.sources.base import Context, Kind, SourceConfig, Stream, stream_name
 
 BATCH_BYTES = 16 << 20
 # PostgreSQL types read as text: Arrow has no faithful equivalent, or Parquet cannot store it.
@@ -89,12 +89,6 @@ class PostgresConfig(_SqlConfig):
 class SqliteConfig(_SqlConfig):
     kind: Literal["sqlite"] = "sqlite"
     path: Annotated[str, Field(min_length=1, description="The database file, relative to the project file.")]
-
-
-def stream_name(table: str) -> str:
-    """A table's name as a lake table name: lowercase, `_` for anything else."""
-    name = re.sub(r"[^a-z0-9_]", "_", table.lower())
-    return name if re.match(r"[a-z]", name) else f"t_{name}"
 
 
 def _literal(value: Any) -> str:
