@@ -140,3 +140,44 @@ def test_permutation_over_workers_and_prepared_rows_is_the_plain_one(estimator, 
         plain = through_the_pipeline(pipeline, frame, y, spec.scoring, 42)
         assert permutation(pipeline, frame, y, spec.scoring, 42, features) == plain
         assert permutation(pipeline, frame, y, spec.scoring, 42) == plain
+
+
+def ordinal_encoder(max_categories: int):
+    from sklearn.preprocessing import OrdinalEncoder
+
+    return OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+        max_categories=max_categories,
+    )
+
+
+def text_frame(rng: np.random.Generator, rows: int, words: list[str]) -> pd.DataFrame:
+    """Three text columns as to_frame hands them over: skewed counts with ties, missing values."""
+    data = {}
+    for name, missing in (("few", 0.0), ("many", 0.1), ("flag", 0.2)):
+        pool = words if name == "many" else (["true", "false"] if name == "flag" else words[:3])
+        weights = rng.integers(1, 4, len(pool)).astype(float)  # small weights: many tied counts
+        picked = rng.choice(pool, rows, p=weights / weights.sum()).astype(object)
+        picked[rng.random(rows) < missing] = None
+        data[name] = pa.array(picked, pa.string())
+    features = [Feature(name=n, type="string", kind="categorical") for n in data]
+    return datasets.to_frame(pa.table(data), features)
+
+
+@pytest.mark.parametrize("max_categories", [255, 5, 2])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_text_codes_are_ordinal_encoders_codes(max_categories, seed):
+    from dataspoc_ml.preprocess import TextCodes
+
+    rng = np.random.default_rng(seed)
+    words = sorted({"".join(rng.choice(list("abcçé10 "), rng.integers(1, 6))) for _ in range(400)})
+    train = text_frame(rng, 3000, words[:300])
+    later = text_frame(rng, 800, words[:200] + [f"new {i}" for i in range(100)])  # unseen ones: NaN
+    ours, theirs = TextCodes(max_categories).fit(train), ordinal_encoder(max_categories).fit(train)
+    for frame in (train, later, train.iloc[:1]):
+        np.testing.assert_array_equal(ours.transform(frame), theirs.transform(frame))
+    assert ours.transform(train.iloc[:0]).shape == (0, 3)  # OrdinalEncoder refuses no rows
+    assert (np.isnan(ours.transform(later)[:, 1])).sum() > (later["many"].isna()).sum()  # unseen ones exist
+    assert np.nanmax(ours.transform(train)[:, 1]) == min(max_categories, len(ours.categories_[1])) - 1
