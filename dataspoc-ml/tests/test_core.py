@@ -63,6 +63,35 @@ def test_a_null_partition_value_reads_as_null(bucket, local_bucket):
     assert data.num_rows == 400 and data.column("dt").null_count == 200
 
 
+def test_partition_values_take_the_manifests_type_or_name_the_entry(bucket, local_bucket):
+    import json
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from dataspoc_ml.errors import DataError
+
+    manifest_path = Path(local_bucket) / ".dataspoc" / "manifest.json"
+    document = json.loads(manifest_path.read_text())
+    [entry] = [t for t in document["tables"] if t["location"] == "raw/crm/customers"]
+    entry["columns"] = [c for c in entry["columns"] if c["name"] != "dt"] + [
+        {"name": "dt", "type": "date32", "nullable": True}
+    ]
+    manifest_path.write_text(json.dumps(document))
+    table = catalog.resolve(catalog.load(bucket), "raw.crm.customers", bucket)
+    data = datasets.read_table(bucket, table)
+    assert data.schema.field("dt").type == pa.date32()
+    assert data.column("dt").null_count == 0 and len(set(data.column("dt").to_pylist())) == 2
+    assert "dt" not in datasets.read_table(bucket, table, columns=["customer_id"]).column_names
+
+    entry["partitions"][0]["values"]["dt"] = "yesterday"
+    manifest_path.write_text(json.dumps(document))
+    table = catalog.resolve(catalog.load(bucket), "raw.crm.customers", bucket)
+    with pytest.raises(DataError, match="partition value dt='yesterday' of table raw.crm.customers is not a date32"):
+        datasets.read_table(bucket, table)
+    assert datasets.read_table(bucket, table, columns=["customer_id"]).num_rows == 400  # dt not read: no error
+
+
 def test_feature_encoding(bucket):
     table = catalog.resolve(catalog.load(bucket), "raw.crm.customers", bucket)
     data = datasets.read_table(bucket, table)

@@ -76,24 +76,26 @@ def _partition_type(table: Table, column: str) -> pa.DataType:
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
 
-def _with_partition_values(batch: pa.RecordBatch, partition: Partition, table: Table) -> pa.RecordBatch:
+def _with_partition_values(
+    batch: pa.RecordBatch, partition: Partition, table: Table, wanted: Sequence[str] | None = None
+) -> pa.RecordBatch:
+    """The batch with the partition's values as columns, those of `wanted` only when given."""
     import pyarrow as pa
 
     for column, value in partition.values.items():
-        if column not in batch.schema.names:
-            wanted = _partition_type(table, column)
-            # the contract's (and Hive's) name for a NULL partition value
-            shown = None if value == NULL_PARTITION else value
-            array = pa.array([shown] * batch.num_rows, type=pa.string())
-            if wanted != pa.string():
-                try:
-                    array = array.cast(wanted)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-                    raise DataError(
-                        f"partition value {column}={value!r} of table {table.ref} is not a {wanted} "
-                        "as the manifest's columns say; fix the manifest entry"
-                    ) from None
-            batch = batch.append_column(pa.field(column, wanted), array)
+        if column in batch.schema.names or (wanted is not None and column not in wanted):
+            continue
+        kind = _partition_type(table, column)
+        # the contract's (and Hive's) name for a NULL partition value
+        shown = pa.scalar(None if value == NULL_PARTITION else value, type=pa.string())
+        try:
+            typed = shown.cast(kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            raise DataError(
+                f"partition value {column}={value!r} of table {table.ref} is not a {kind} "
+                "as the manifest's columns say; fix the manifest entry"
+            ) from None
+        batch = batch.append_column(pa.field(column, kind), pa.repeat(typed, batch.num_rows))
     return batch
 
 
@@ -153,7 +155,7 @@ def iter_batches(
                 break
             except Exception as exc:  # noqa: BLE001 - read_error classifies it and names the file
                 raise read_error(bucket, rel, exc) from None
-            yield conform(_with_partition_values(batch, partition, table), schema)
+            yield conform(_with_partition_values(batch, partition, table, schema.names), schema)
 
 
 def read_table(
