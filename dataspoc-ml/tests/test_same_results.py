@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from dataspoc_ml import datasets
 from dataspoc_ml.contract.models import Feature, Importance
-from dataspoc_ml.tasks import IMPORTANCE_MAX_ROWS, IMPORTANCE_REPEATS, Settings, threads_for
+from dataspoc_ml.tasks import IMPORTANCE_REPEATS, Settings, importance_rows, threads_for
 from dataspoc_ml.tasks.classification import SPEC as CLASSIFICATION
 from dataspoc_ml.tasks.classification import predicted_and_probabilities
 from dataspoc_ml.tasks.regression import SPEC as REGRESSION
@@ -111,7 +111,7 @@ def customers(rows: int = 1500) -> tuple[pd.DataFrame, list[Feature]]:
 
 def through_the_pipeline(pipeline, x, y, scoring: str, seed: int) -> list[Importance]:
     """Permutation importance the plain way: the pipeline on the raw rows, in one thread."""
-    rows = sample_rows(len(x), IMPORTANCE_MAX_ROWS, seed)
+    rows = sample_rows(len(x), importance_rows(len(x), x.shape[1]), seed)
     with threads_for(0):
         result = permutation_importance(
             pipeline, x.iloc[rows], y[rows], scoring=scoring, n_repeats=IMPORTANCE_REPEATS, random_state=seed

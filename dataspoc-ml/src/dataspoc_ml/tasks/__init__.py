@@ -43,8 +43,21 @@ FREQUENCIES = ("D", "W", "M")
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape", "smape", "davies_bouldin", "inertia"})
 
 # Bounds that keep training responsive on large tables (documented in docs/ml.md).
-IMPORTANCE_MAX_ROWS = 10_000  # permutation importance: a sample of the holdout
 IMPORTANCE_REPEATS = 5
+# Permutation importance on a sample of the holdout: enough rows for IMPORTANCE_BUDGET row
+# predictions (features x repeats x rows), at least IMPORTANCE_MIN_ROWS and at most
+# IMPORTANCE_MAX_ROWS: 10 features -> 5,000 rows, 100 features -> 2,000, 4 features -> 10,000.
+IMPORTANCE_BUDGET = 250_000
+IMPORTANCE_MIN_ROWS = 2_000
+IMPORTANCE_MAX_ROWS = 10_000
+
+
+def importance_rows(available: int, features: int) -> int:
+    """How many holdout rows permutation importance scores (see IMPORTANCE_BUDGET)."""
+    wanted = IMPORTANCE_BUDGET // max(features * IMPORTANCE_REPEATS, 1)
+    return min(available, max(IMPORTANCE_MIN_ROWS, min(IMPORTANCE_MAX_ROWS, wanted)))
+
+
 CV_MAX_ROWS = 200_000  # cross-validation: a sample of the training rows
 SEARCH_MAX_ROWS = 200_000  # hyper-parameter search: a sample of the training rows
 SILHOUETTE_MAX_ROWS = 10_000  # silhouette is quadratic in the rows it scores

@@ -49,7 +49,6 @@ from dataspoc_ml.contract.models import Baseline, CrossValidation, Feature
 from dataspoc_ml.errors import DataError
 from dataspoc_ml.tasks import (
     CV_MAX_ROWS,
-    IMPORTANCE_MAX_ROWS,
     SEARCH_MAX_ROWS,
     Dataset,
     Fitted,
@@ -60,6 +59,7 @@ from dataspoc_ml.tasks import (
     TaskSpec,
     better,
     finite,
+    importance_rows,
 )
 from dataspoc_ml.tasks.regression import regression_space, regressor
 from dataspoc_ml.tasks.supervised import SEARCH_VALIDATION, algorithm_name, describe, draw, permutation, spread
@@ -483,7 +483,7 @@ class Forecast(TaskSpec):
         cv = self.cross_validate(forecaster, series, periods[periods < cut], settings, params, progress)
 
         x_held, y_held = forecaster.training_rows(series, start=cut)
-        progress.step(f"permutation importance on {min(len(y_held), IMPORTANCE_MAX_ROWS):,} holdout rows")
+        progress.step(f"permutation importance on {importance_rows(len(y_held), x_held.shape[1]):,} holdout rows")
         importance = (
             permutation(pipeline, x_held, y_held, "neg_root_mean_squared_error", settings.seed) if len(y_held) else None
         )

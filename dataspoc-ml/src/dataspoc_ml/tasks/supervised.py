@@ -19,7 +19,6 @@ from dataspoc_ml import preprocess
 from dataspoc_ml.contract.models import Baseline, CrossValidation, Feature, FoldSpread, Importance
 from dataspoc_ml.tasks import (
     CV_MAX_ROWS,
-    IMPORTANCE_MAX_ROWS,
     IMPORTANCE_REPEATS,
     PARALLEL_MIN_ROWS,
     SEARCH_MAX_ROWS,
@@ -31,6 +30,7 @@ from dataspoc_ml.tasks import (
     TaskSpec,
     better,
     finite,
+    importance_rows,
 )
 
 # The search's ranges per estimator: ("log", low, high) is log-uniform, ("int", low, high) a
@@ -112,7 +112,7 @@ def permutation(
     from sklearn.metrics import get_scorer
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # a scikit-learn dependency
 
-    rows = sample_rows(len(x), IMPORTANCE_MAX_ROWS, seed)
+    rows = sample_rows(len(x), importance_rows(len(x), x.shape[1]), seed)
     x, y = x.iloc[rows], y[rows]
     columns = prepared_columns(pipeline, features, list(x.columns)) if features else None
     model, inputs, scorer = pipeline, x, get_scorer(scoring)
@@ -264,7 +264,7 @@ class SupervisedSpec(TaskSpec):
 
         cv = self.cross_validate(data.features, settings, params, x_train, y_train, progress) if settings.cv else None
 
-        shown = min(len(test), IMPORTANCE_MAX_ROWS)
+        shown = importance_rows(len(test), x_test.shape[1])
         progress.step(f"permutation importance on {shown:,} holdout rows")
         importance = permutation(pipeline, x_test, y_test, self.scoring, settings.seed, data.features)
         return Fitted(
