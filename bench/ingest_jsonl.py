@@ -48,22 +48,34 @@ def main() -> None:
         "jsonl", {"bench": {"source": {"kind": "jsonl", "path": str(source)}, "target": {"namespace": "bench"}}}
     )
     out = WORK / "duckdb-jsonl.parquet"
-    code = "import duckdb; duckdb.sql(\"COPY (FROM read_json('%s')) TO '%s' (FORMAT parquet, COMPRESSION zstd)\")" % (
-        source,
-        out,
-    )
-    results: dict[str, list] = {"pipe": [], "duckdb": []}
+    copy = "import duckdb; duckdb.sql(\"COPY (FROM read_json('%s'%s)) TO '%s' (FORMAT parquet, COMPRESSION zstd)\")"
+    # read_json's default infers the columns from the first 20,480 records and fails on a key
+    # first seen later ("unknown key"); sample_size=-1 reads every record first, as dataspoc-pipe
+    # (which adds such a column) must: the like-for-like baseline, measured beside the target's.
+    codes = {"duckdb": copy % (source, "", out), "duckdb_all": copy % (source, ", sample_size=-1", out)}
+    results: dict[str, list] = {"pipe": [], "duckdb": [], "duckdb_all": []}
     for _ in range(args.repeats):
-        results["duckdb"].append(measure([sys.executable, "-c", code], WORK))
+        for name, code in codes.items():
+            results[name].append(measure([sys.executable, "-c", code], WORK))
         results["pipe"].append(run_pipe(project, "bench"))
     summary = summarize(results, args.rows)
     ratio = summary["pipe"]["rows_per_second"] / summary["duckdb"]["rows_per_second"]
+    like = summary["pipe"]["rows_per_second"] / summary["duckdb_all"]["rows_per_second"]
     report(
         f"JSON Lines -> Parquet (zstd), {args.rows:,} rows, {source.stat().st_size >> 20} MiB, median of {args.repeats}",
         "ingest_jsonl",
         summary,
-        {"duckdb": "DuckDB COPY FROM read_json", "pipe": "dataspoc-pipe"},
-        {"rows": args.rows, "speed_ratio_pipe_vs_duckdb": round(ratio, 2), "target": ">= 0.8x"},
+        {
+            "duckdb": "DuckDB COPY FROM read_json",
+            "duckdb_all": "  ... sample_size=-1",
+            "pipe": "dataspoc-pipe",
+        },
+        {
+            "rows": args.rows,
+            "speed_ratio_pipe_vs_duckdb": round(ratio, 2),
+            "target": ">= 0.8x",
+            "speed_ratio_pipe_vs_duckdb_every_record": round(like, 2),
+        },
     )
 
 
