@@ -71,7 +71,11 @@ def is_safe_path(location: str, path: str) -> bool:
 
 
 def load(bucket: Bucket) -> Manifest | None:
-    document = bucket.read_json(MANIFEST_PATH)
+    return checked(bucket, bucket.read_json(MANIFEST_PATH))
+
+
+def checked(bucket: Bucket, document: dict[str, Any] | None) -> Manifest | None:
+    """The manifest of a document read from the bucket, every file path checked."""
     if document is None:
         return None
     manifest = parse("manifest", document, bucket.display(MANIFEST_PATH))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from dataspoc_ml import artifacts, catalog, datasets
 from dataspoc_ml.bucket import Bucket
 from dataspoc_ml.contract import predictions_location
-from dataspoc_ml.contract.models import Feature, Table
+from dataspoc_ml.contract.models import Feature, Manifest, Table
 from dataspoc_ml.errors import UnknownColumn, UsageError
 from dataspoc_ml.tasks import Progress, Task, spec, threads_for
 from dataspoc_ml.train import check_model_name
@@ -84,11 +84,12 @@ def same_rows(info: ModelInfo, table: Table) -> bool:
     return table.location == trained.location and table.last_run_id == trained.run_id
 
 
-def resolve_table(bucket: Bucket, info: ModelInfo, table_ref: str | None) -> Table:
+def resolve_table(bucket: Bucket, info: ModelInfo, table_ref: str | None, manifest: Manifest | None = None) -> Table:
+    """The table named (default: the one the model was trained on), in `manifest` or the bucket's."""
     if table_ref is None:
         trained = info.features.training_table
         table_ref = f"{trained.layer}.{trained.namespace}.{trained.name}"
-    return catalog.resolve(catalog.load(bucket), table_ref, bucket)
+    return catalog.resolve(manifest if manifest is not None else catalog.load(bucket), table_ref, bucket)
 
 
 def inputs_of(info: ModelInfo) -> list[Feature]:
@@ -171,11 +172,12 @@ def predict(
         raise UsageError(f"--horizon applies to forecast models; model '{model}' is {task.value}")
     if horizon is not None and not 1 <= horizon <= MAX_HORIZON:
         raise UsageError(f"--horizon {horizon}: give 1 to {MAX_HORIZON} periods")
-    table = resolve_table(bucket, info, table_ref)
+    document = catalog.read_manifest_document(bucket)  # read once: the input table and the output's owner
+    table = resolve_table(bucket, info, table_ref, catalog.checked(bucket, document))
     task_spec = spec(task)
     kept = key_columns(table, task, key)
     input_schema = check_columns(bucket, info, table, task_spec.outputs, kept)
-    check_owner(catalog.read_manifest_document(bucket), output, model)  # again under the lock, at publish
+    check_owner(document, output, model)  # again under the lock, at publish
     estimator, info = artifacts.load(bucket, model, version)  # the pickle (and scikit-learn) only once all checks pass
 
     location = predictions_location(output)
