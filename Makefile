@@ -21,9 +21,10 @@ $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet uv
 
-sync: $(UV) ## Install the three tools from their locks, with what they need to run and nothing else
+# --inexact: a developer's test and lint tools (sync-dev) stay installed across `make demo` or `make docs`
+sync: $(UV) ## Install the three tools from their locks, with what they need to run (nothing else on a fresh clone)
 	@for p in $(PACKAGES); do \
-		echo "sync $$p" >&2; $(UV) sync --locked --quiet --no-dev --project $$p; \
+		echo "sync $$p" >&2; $(UV) sync --locked --quiet --inexact --no-dev --project $$p; \
 	done
 
 sync-dev: $(UV) ## Install the three tools with every storage backend, and the examples, with their test and lint tools (dev groups)
