@@ -181,3 +181,27 @@ def test_text_codes_are_ordinal_encoders_codes(max_categories, seed):
     assert ours.transform(train.iloc[:0]).shape == (0, 3)  # OrdinalEncoder refuses no rows
     assert (np.isnan(ours.transform(later)[:, 1])).sum() > (later["many"].isna()).sum()  # unseen ones exist
     assert np.nanmax(ours.transform(train)[:, 1]) == min(max_categories, len(ours.categories_[1])) - 1
+
+
+@pytest.mark.parametrize("max_categories", [32, 4, 300])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_text_one_hot_is_the_imputer_and_one_hot_encoder(max_categories, seed):
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    from dataspoc_ml.preprocess import MISSING, TextOneHot
+
+    rng = np.random.default_rng(seed)
+    words = sorted({"".join(rng.choice(list("abcçé10 "), rng.integers(1, 4))) for _ in range(120)})
+    train = text_frame(rng, 2000, words[:80])
+    later = text_frame(rng, 600, words[:40] + [f"new {i}" for i in range(30)])
+    for column in train.columns:  # one encoder per feature, as preprocess.build makes them
+        ours = TextOneHot(max_categories).fit(train[[column]])
+        theirs = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value=MISSING),
+            OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories, sparse_output=False),
+        ).fit(train[[column]])
+        for frame in (train, later, train.iloc[:1]):
+            np.testing.assert_array_equal(ours.transform(frame[[column]]), theirs.transform(frame[[column]]))
+    wide = TextOneHot(max_categories).fit(train[["many"]])
+    assert wide.transform(train[["many"]]).shape[1] == min(max_categories, len(wide.categories_[0]))

@@ -116,18 +116,9 @@ class TextCodes(TransformerMixin, BaseEstimator):
         self.categories_: list[Any] = []
         self.codes_: list[Any] = []  # per column: the code of each category, then NaN for -1
         for name in frame.columns:
-            counts = frame[name].value_counts(dropna=True, sort=False)
-            order = sorted(range(len(counts)), key=lambda i: counts.index[i])
-            categories = np.array([counts.index[i] for i in order], dtype=object)
-            counted = np.asarray(counts.to_numpy(), dtype="int64")[order]
-            codes = np.arange(len(categories), dtype="float64")
-            if len(categories) >= self.max_categories:
-                rare = np.argsort(counted, kind="mergesort")[: len(categories) - (self.max_categories - 1)]
-                frequent = np.setdiff1d(np.arange(len(categories)), rare)
-                codes[frequent] = np.arange(len(frequent))
-                codes[rare] = len(frequent)
+            categories, codes, _ = _categories(frame[name], self.max_categories)
             self.categories_.append(categories)
-            self.codes_.append(np.append(codes, np.nan))
+            self.codes_.append(np.append(codes.astype("float64"), np.nan))
         return self
 
     def transform(self, x: Any) -> Any:
@@ -145,6 +136,84 @@ class TextCodes(TransformerMixin, BaseEstimator):
         import numpy as np
 
         return np.asarray(input_features if input_features is not None else self.feature_names_in_, dtype=object)
+
+
+class TextOneHot(TransformerMixin, BaseEstimator):
+    """Text columns -> one-hot columns, as SimpleImputer(strategy="constant", fill_value=MISSING)
+    then OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories,
+    sparse_output=False) give them: missing values are the category MISSING; a column for each
+    category in sorted order, or, when there are max_categories or more, for the most frequent
+    max_categories - 1 (ties as in TextCodes) and one last column for the rest and for values
+    unseen in training; without that column, an unseen value is all zeros. Found by hashing, as
+    TextCodes; tests/test_same_results.py checks it against the scikit-learn pair."""
+
+    def __init__(self, max_categories: int = MAX_ONE_HOT):
+        self.max_categories = max_categories
+
+    def fit(self, x: Any, y: Any = None) -> TextOneHot:
+        import numpy as np
+
+        frame = _frame(x)
+        self.n_features_in_ = frame.shape[1]
+        self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
+        self.categories_: list[Any] = []
+        self.columns_: list[Any] = []  # per input column: each category's output column, then the unseen's (-1: none)
+        self.widths_: list[int] = []
+        for name in frame.columns:
+            categories, codes, rare = _categories(_filled(frame[name]), self.max_categories)
+            width = int(codes.max()) + 1 if len(codes) else 0
+            self.categories_.append(categories)
+            self.columns_.append(np.append(codes, width - 1 if rare else -1))
+            self.widths_.append(width)
+        return self
+
+    def transform(self, x: Any) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        frame = _frame(x)
+        parts = []
+        for name, categories, columns, width in zip(frame.columns, self.categories_, self.columns_, self.widths_):
+            found = columns[pd.Index(categories).get_indexer(_filled(frame[name]))]
+            part = np.zeros((len(frame), width), dtype="float64")
+            hit = np.flatnonzero(found >= 0)
+            part[hit, found[hit]] = 1.0
+            parts.append(part)
+        return np.hstack(parts) if parts else np.zeros((len(frame), 0))
+
+    def get_feature_names_out(self, input_features: Any = None) -> Any:
+        import numpy as np
+
+        names = input_features if input_features is not None else self.feature_names_in_
+        return np.asarray(
+            [f"{name}_{i}" for name, width in zip(names, self.widths_) for i in range(width)], dtype=object
+        )
+
+
+def _filled(column: Any) -> Any:
+    """Missing values as the category MISSING (SimpleImputer's constant strategy)."""
+    return column.fillna(MISSING) if column.hasnans else column
+
+
+def _categories(column: Any, max_categories: int) -> tuple[Any, Any, bool]:
+    """A column's categories in sorted order (missing values left out), each one's code, and
+    whether some share the last code: with max_categories or more categories, the most frequent
+    max_categories - 1 keep their rank and the rest share the next code (scikit-learn's rule, and
+    its tie-break: a stable sort of the counts, the earlier category counted rarer)."""
+    import numpy as np
+
+    counts = column.value_counts(dropna=True, sort=False)
+    order = sorted(range(len(counts)), key=lambda i: counts.index[i])
+    categories = np.array([counts.index[i] for i in order], dtype=object)
+    counted = np.asarray(counts.to_numpy(), dtype="int64")[order]
+    codes = np.arange(len(categories), dtype="int64")
+    if len(categories) < max_categories:
+        return categories, codes, False
+    rare = np.argsort(counted, kind="mergesort")[: len(categories) - (max_categories - 1)]
+    frequent = np.setdiff1d(np.arange(len(categories)), rare)
+    codes[frequent] = np.arange(len(frequent))
+    codes[rare] = len(frequent)
+    return categories, codes, True
 
 
 def _frame(x: Any) -> Any:
@@ -166,14 +235,7 @@ def _numbers(steps: list[Any], encoder: str) -> Any:
 
 
 def _one_hot() -> Any:
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    return make_pipeline(
-        SimpleImputer(strategy="constant", fill_value=MISSING),
-        OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONE_HOT, sparse_output=False),
-    )
+    return TextOneHot(MAX_ONE_HOT)
 
 
 def categorical(feature: Feature) -> bool:
