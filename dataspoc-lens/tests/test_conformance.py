@@ -188,6 +188,10 @@ def test_console_loads_rich_only_to_draw_on_a_terminal(forced):
         assert "\x1b[33mwarning: \x1b[0mslow" in done.stderr and "[x] done" in done.stderr
     else:
         assert done.stderr == "warning: slow\n[x] done\n"
+    closed = subprocess.run(  # stderr closed at start (`2>&-`): nothing said, nothing raised
+        ["sh", "-c", '"$0" -c "$1" 2>&-', sys.executable, code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert (closed.returncode, closed.stdout) == (0, f"{forced}\n"), closed.stderr
 
 
 @pytest.fixture

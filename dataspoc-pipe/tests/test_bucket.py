@@ -159,8 +159,8 @@ def test_a_local_lock_is_never_seen_half_written(tmp_path):
             pass
 
 
-def test_an_empty_local_lock_left_by_a_crash_is_broken_in_seconds(tmp_path):
-    """An empty lock (an older version killed between create and write) waits seconds, not the
+def test_an_empty_local_lock_left_by_a_crash_is_broken_in_a_minute(tmp_path):
+    """An empty lock (an older version killed between create and write) waits a minute, not the
     ten minutes of a live writer's lock."""
     import os
     import time
@@ -170,6 +170,25 @@ def test_an_empty_local_lock_left_by_a_crash_is_broken_in_seconds(tmp_path):
     (root / "x.lock").write_bytes(b"")
     with pytest.raises(LockTimeout), Bucket(str(root)).lock("x.lock", owner="test", timeout=0.3):
         pass
-    os.utime(root / "x.lock", (time.time() - 10, time.time() - 10))
+    os.utime(root / "x.lock", (time.time() - 90, time.time() - 90))
     with Bucket(str(root)).lock("x.lock", owner="test", timeout=0.3):
         assert (root / "x.lock").read_bytes().startswith(b"{")
+
+
+def test_two_writers_breaking_the_same_stale_lock_leave_one_holder(tmp_path):
+    """Both find the dead process's lock; the first breaks it and takes the lock; the second,
+    breaking what it read, must not remove the first one's fresh lock."""
+    import json
+
+    bucket = Bucket(str(tmp_path / "b"))
+    bucket.write_json(
+        "x.lock", {"owner": "dead", "host": "a-host-that-died", "pid": 1, "at": "2020-01-01T00:00:00+00:00"}
+    )
+    stale = bucket.read_bytes("x.lock")
+    assert stale is not None
+    first = json.dumps({"owner": "first"}).encode()
+    assert bucket._break_if_stale("x.lock", stale, 600) and bucket._create_lock("x.lock", first, 600)
+    assert bucket._break_if_stale("x.lock", stale, 600)  # the second writer: it read the same stale lock
+    assert not bucket._create_lock("x.lock", b'{"owner": "second"}', 600)
+    assert bucket.read_bytes("x.lock") == first
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["x.lock"]  # nothing left aside

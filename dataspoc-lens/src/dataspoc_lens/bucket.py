@@ -69,7 +69,7 @@ NO_CREDENTIALS = {
 UNREACHABLE = {"ServiceRequestError", "ClientConnectorError", "EndpointConnectionError", "ConnectTimeoutError"}
 PACKAGE = "dataspoc-lens"
 LOCK_STALE_SECONDS = 600
-LOCK_WRITE_GRACE = 5.0  # seconds a local lock may be seen empty while its writer fills it
+LOCK_WRITE_GRACE = 60.0  # seconds a local lock may be seen empty while its writer fills it (no hard links)
 RETRIES = 3
 
 
@@ -79,23 +79,51 @@ def _create_local_lock(target: Path, body: bytes) -> bool:
     followed by a write leaves an empty lock when the writer is killed between the two, and the
     next writer cannot tell it from one being written."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    draft = target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}")
-    draft.write_bytes(body)
+    draft = _aside(target, "draft")
     try:
-        os.link(draft, target)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:  # a disk without hard links: exclusive create, then write
+        draft.write_bytes(body)
         try:
-            fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.link(draft, target)
+            return True
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-        return True
+        except OSError:  # a disk without hard links: exclusive create, then write
+            try:
+                fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
+            return True
     finally:
         draft.unlink(missing_ok=True)
+
+
+def _break_local_lock(target: Path, held: bytes) -> None:
+    """Remove the stale lock `held`, and only it: it is renamed aside (one writer wins the
+    rename) and put back when what was moved is another writer's fresh lock, taken since
+    `held` was read, as happens when two writers find the same stale lock at once."""
+    aside = _aside(target, "broken")
+    try:
+        os.rename(target, aside)
+    except FileNotFoundError:
+        return  # broken, or freed, by someone else
+    try:
+        if aside.read_bytes() != held:
+            try:
+                os.link(aside, target)
+            except FileExistsError:
+                pass  # a third writer holds it now; the one moved aside will find its lock gone
+            except OSError:  # a disk without hard links
+                if not target.exists():
+                    os.rename(aside, target)
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def _aside(target: Path, what: str) -> Path:
+    """A file name of this process's own beside the lock (hidden, so listings pass it by)."""
+    return target.with_name(f".{target.name}.{what}.{os.getpid()}.{time.monotonic_ns()}")
 
 
 def _transient(exc: BaseException) -> bool:
@@ -405,7 +433,7 @@ class Bucket:
         if not self._lock_is_stale(rel, held, stale_after):
             return False
         if self.is_local:
-            Path(self.full(rel)).unlink(missing_ok=True)
+            _break_local_lock(Path(self.full(rel)), held)
         else:
             self.delete(rel)
         return True
@@ -437,7 +465,7 @@ class Bucket:
             if not self.is_local:
                 return True  # object stores write whole objects: this one is corrupt
             # Whole too, unless the disk cannot link and the lock is being written this instant;
-            # or it was cut short by a crash under an older version. Either way it is seconds old.
+            # or it was cut short by a crash under an older version. A minute covers a slow write.
             try:
                 return time.time() - Path(self.full(rel)).stat().st_mtime > min(stale_after, LOCK_WRITE_GRACE)
             except FileNotFoundError:

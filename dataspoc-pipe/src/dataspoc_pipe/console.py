@@ -22,7 +22,7 @@ def err() -> Console:
     """The stderr console, made on first use."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def is_terminal() -> bool:
@@ -60,6 +60,8 @@ def _labelled(label: str, colour: str, message: str) -> None:
 
 
 def _plain(line: str) -> None:
+    if sys.stderr is None:  # closed at start (`2>&-`): nowhere to say it, as rich would not either
+        return
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
@@ -101,5 +103,6 @@ def progress() -> Any:
         TextColumn("{task.fields[rows]:>12,} rows"),
         TimeElapsedColumn(),
         console=err(),
+        disable=not err().is_terminal,  # rich's own reading of the environment has the last word
         transient=True,
     )
