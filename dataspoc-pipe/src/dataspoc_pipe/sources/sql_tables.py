@@ -30,6 +30,7 @@ from dataspoc_pipe.contract.models import Cursor, StreamBookmark
 from dataspoc_pipe.errors import MissingBackend, SourceError, SourceUnreachable, UsageError
 from dataspoc_pipe.sources import types
 from dataspoc_pipe.sources.base import Context, Kind, SourceConfig, Stream, stream_name
+from dataspoc_pipe.sources.read_ahead import read_ahead
 
 BATCH_BYTES = 16 << 20
 # PostgreSQL types read as text: Arrow has no faithful equivalent, or Parquet cannot store it.
@@ -245,7 +246,7 @@ class Database:
             cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
         try:
             cursor.execute(sql)
-            yield from cursor.fetch_record_batch()
+            yield from read_ahead(cursor.fetch_record_batch())
         finally:
             cursor.close()
 
