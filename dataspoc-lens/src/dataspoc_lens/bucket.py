@@ -122,7 +122,8 @@ def _break_local_lock(target: Path, held: bytes) -> None:
 
 
 def _aside(target: Path, what: str) -> Path:
-    """A file name of this process's own beside the lock (hidden, so listings pass it by)."""
+    """A dot-file name of this process's own beside the lock; a kill at the wrong moment can
+    leave one behind, which no lock or listing of tables reads."""
     return target.with_name(f".{target.name}.{what}.{os.getpid()}.{time.monotonic_ns()}")
 
 

@@ -2,8 +2,8 @@
 
 rich is imported only when stderr is a terminal (or FORCE_COLOR asks for colour): a cron job,
 whose stderr is a file or a pipe, gets the same words as plain lines without paying for rich's
-import (about 50 ms of every run), and a command that only prints data never loads it. The three packages hold this same file (contract/tools/contract_sync.py keeps the
-copies alike).
+import (about 50 ms of every run), and a command that only prints data never loads it. The
+three packages hold this same file (contract/tools/contract_sync.py keeps the copies alike).
 """
 
 from __future__ import annotations
